@@ -1,0 +1,263 @@
+//! The one typed configuration, read from the environment (and `.env`) once at start.
+
+use std::{net::SocketAddr, time::Duration};
+
+use service::db::PoolOptions;
+
+use crate::{graphql::Limits, secret::Secret};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub migrate_on_start: bool,
+    /// Seed the demo forum into an empty database at start.
+    pub seed_demo: bool,
+    pub listen_addr: SocketAddr,
+    pub pool: PoolOptions,
+    /// Origins allowed to call the API from a browser; empty allows none.
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub limits: Limits,
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Debug)]
+pub enum DatabaseConfig {
+    /// No `DATABASE_URL`: a SQLite file in the working directory.
+    Embedded { path: String },
+    Url {
+        url: Secret<String>,
+        /// Where migrations run: a session-capable endpoint, not a transaction pooler.
+        direct: Option<Secret<String>>,
+    },
+}
+
+impl DatabaseConfig {
+    pub fn url(&self) -> String {
+        match self {
+            Self::Embedded { path } => format!("sqlite://{path}"),
+            Self::Url { url, .. } => url.expose().clone(),
+        }
+    }
+
+    pub fn direct_url(&self) -> String {
+        match self {
+            Self::Url {
+                direct: Some(direct),
+                ..
+            } => direct.expose().clone(),
+            _ => self.url(),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url().starts_with("postgres")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the process environment (after loading `.env` if present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&get);
+        let database = match get("DATABASE_URL") {
+            None => DatabaseConfig::Embedded {
+                path: "forum.db".to_owned(),
+            },
+            Some(url) => {
+                if !(url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.starts_with("sqlite:"))
+                {
+                    return Err(env.error(
+                        "DATABASE_URL",
+                        "must start with postgres://, postgresql:// or sqlite:",
+                    ));
+                }
+                DatabaseConfig::Url {
+                    url: Secret::new(url),
+                    direct: get("DIRECT_DATABASE_URL").map(Secret::new),
+                }
+            }
+        };
+        let embedded = matches!(database, DatabaseConfig::Embedded { .. });
+        let defaults = PoolOptions::default();
+        Ok(Self {
+            migrate_on_start: env.parse("MIGRATE_ON_START", true, parse_bool)?,
+            seed_demo: env.parse("SEED_DEMO", embedded, parse_bool)?,
+            database,
+            listen_addr: env.parse(
+                "LISTEN_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 8000)),
+                |v| v.parse().ok(),
+            )?,
+            pool: PoolOptions {
+                max_connections: env.parse("DATABASE_MAX_CONNECTIONS", defaults.max_connections, |v| {
+                    v.parse().ok().filter(|n| *n > 0)
+                })?,
+                min_connections: env.parse(
+                    "DATABASE_MIN_CONNECTIONS",
+                    defaults.min_connections,
+                    |v| v.parse().ok(),
+                )?,
+                connect_timeout: env.parse(
+                    "DATABASE_CONNECT_TIMEOUT",
+                    defaults.connect_timeout,
+                    parse_duration,
+                )?,
+                acquire_timeout: env.parse(
+                    "DATABASE_ACQUIRE_TIMEOUT",
+                    defaults.acquire_timeout,
+                    parse_duration,
+                )?,
+                idle_timeout: env.parse(
+                    "DATABASE_IDLE_TIMEOUT",
+                    defaults.idle_timeout,
+                    parse_duration,
+                )?,
+                max_lifetime: env.parse(
+                    "DATABASE_MAX_LIFETIME",
+                    defaults.max_lifetime,
+                    parse_duration,
+                )?,
+            },
+            cors_origins: get("CORS_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024, |v| v.parse().ok())?,
+            limits: Limits {
+                depth: env.parse("GRAPHQL_MAX_DEPTH", Limits::default().depth, |v| v.parse().ok())?,
+                complexity: env.parse(
+                    "GRAPHQL_MAX_COMPLEXITY",
+                    Limits::default().complexity,
+                    |v| v.parse().ok(),
+                )?,
+            },
+            log_format: env.parse("LOG_FORMAT", LogFormat::Text, |v| match v {
+                "text" => Some(LogFormat::Text),
+                "json" => Some(LogFormat::Json),
+                _ => None,
+            })?,
+        })
+    }
+}
+
+struct Env<'a, F>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn parse<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        match (self.0)(name) {
+            None => Ok(default),
+            Some(value) => parse(value.trim())
+                .ok_or_else(|| self.error(name, format!("cannot use {value:?}"))),
+        }
+    }
+
+    fn error(&self, name: &'static str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            name,
+            message: message.into(),
+        }
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `250ms`, `5s`, `10m`, `1h`, or a plain number of seconds.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n * 60)),
+        "h" => Some(Duration::from_secs(n * 3600)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_the_embedded_database_with_demo_data() -> Result<(), ConfigError> {
+        let c = config(&[])?;
+        assert!(matches!(c.database, DatabaseConfig::Embedded { .. }));
+        assert!(c.seed_demo && c.migrate_on_start);
+        assert_eq!(c.listen_addr.to_string(), "127.0.0.1:8000");
+        Ok(())
+    }
+
+    #[test]
+    fn reads_postgres_and_pool_settings() -> Result<(), ConfigError> {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://u:pw@db/forum"),
+            ("DIRECT_DATABASE_URL", "postgres://u:pw@direct/forum"),
+            ("DATABASE_MAX_CONNECTIONS", "32"),
+            ("DATABASE_ACQUIRE_TIMEOUT", "750ms"),
+            ("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example/"),
+        ])?;
+        assert!(!c.seed_demo && c.database.is_postgres());
+        assert_eq!(c.database.direct_url(), "postgres://u:pw@direct/forum");
+        assert_eq!(c.pool.max_connections, 32);
+        assert_eq!(c.pool.acquire_timeout, Duration::from_millis(750));
+        assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
+        assert!(!format!("{c:?}").contains("pw"), "secrets must not print");
+        Ok(())
+    }
+
+    #[test]
+    fn names_the_bad_variable() {
+        let err = config(&[("DATABASE_MAX_CONNECTIONS", "many")]).err();
+        assert_eq!(err.map(|e| e.name), Some("DATABASE_MAX_CONNECTIONS"));
+        let err = config(&[("DATABASE_URL", "mysql://x")]).err();
+        assert_eq!(err.map(|e| e.name), Some("DATABASE_URL"));
+    }
+}

@@ -1,0 +1,105 @@
+//! `Category` and the root fields that find categories.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use service::{
+    category,
+    thread::{CategoryThreads, ThreadOrder as ServiceThreadOrder},
+    validate,
+};
+
+use super::{
+    connection::{ForumConnection, TotalSource, connection, or_empty, request},
+    context::loader,
+    enums::{ThreadOrder, ThreadStatus},
+    error::ServiceResultExt,
+    id::NodeId,
+    loader::CategoryThreadsKey,
+    thread::Thread,
+};
+
+/// A topic area of the forum. Every thread belongs to exactly one category.
+pub struct Category(pub category::Category);
+
+#[Object]
+impl Category {
+    /// The global id of this category.
+    pub async fn id(&self) -> ID {
+        NodeId::Category(self.0.id).encode()
+    }
+
+    /// The category's unique key in URLs, e.g. `help`.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The category's display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// When the category was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// How many threads the category holds.
+    async fn thread_count(&self) -> i32 {
+        self.0.thread_count
+    }
+
+    /// The category's threads: pinned threads first, then in `orderBy` order.
+    async fn threads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order_by: ThreadOrder,
+        status: Option<ThreadStatus>,
+    ) -> Result<ForumConnection<Thread>> {
+        let order = ServiceThreadOrder::from(order_by);
+        let window = request(first, after, last, before)
+            .window(order.ordering())
+            .gql()?;
+        let status = status.map(Into::into);
+        let key = CategoryThreadsKey(self.0.id, CategoryThreads { order, status, window });
+        let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
+        let total = match status {
+            None => TotalSource::Known(self.0.thread_count.into()),
+            Some(status) => TotalSource::CategoryStatus(self.0.id, status),
+        };
+        Ok(connection(&page, total, Thread))
+    }
+}
+
+#[derive(Default)]
+pub struct CategoryQuery;
+
+#[Object]
+impl CategoryQuery {
+    /// All categories, by name.
+    async fn categories(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ForumConnection<Category>> {
+        let window = request(first, after, last, before)
+            .window(&category::BY_NAME)
+            .gql()?;
+        let db = &loader(ctx)?.loader().db;
+        let page = category::list(db, &window).await.gql()?;
+        Ok(connection(&page, TotalSource::Categories, Category))
+    }
+
+    /// The category with this slug, or null if there is none.
+    async fn category(&self, ctx: &Context<'_>, slug: String) -> Result<Option<Category>> {
+        let slug = validate::slug("slug", &slug).gql()?;
+        let db = &loader(ctx)?.loader().db;
+        Ok(category::by_slug(db, &slug).await.gql()?.map(Category))
+    }
+}

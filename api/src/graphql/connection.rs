@@ -1,0 +1,96 @@
+//! Relay connections: pages from `service` as `XConnection` objects, with a `totalCount`
+//! that is read only when asked for, from a counter column where one exists.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, Object, Result,
+    connection::{Connection, Edge},
+};
+use entity::thread::Status;
+use service::page::{Page, PageRequest};
+use uuid::Uuid;
+
+use super::{context::loader, error::ServiceResultExt, loader::*};
+
+/// The extra fields of every connection.
+pub struct Total(pub TotalSource);
+
+pub enum TotalSource {
+    Known(i64),
+    Categories,
+    CategoryStatus(Uuid, Status),
+    AuthorThreads(String),
+    AuthorReplies(String),
+}
+
+#[Object]
+impl Total {
+    /// The number of items in the whole list, across all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let loader = loader(ctx)?;
+        let n = match &self.0 {
+            TotalSource::Known(n) => *n,
+            TotalSource::Categories => {
+                let db = &loader.loader().db;
+                service::category::count(db).await.gql()? as i64
+            }
+            TotalSource::CategoryStatus(id, status) => loader
+                .load_one(CategoryStatusCountKey(*id, *status))
+                .await
+                .gql()?
+                .unwrap_or(0),
+            TotalSource::AuthorThreads(id) => loader
+                .load_one(AuthorThreadCountKey(id.clone()))
+                .await
+                .gql()?
+                .unwrap_or(0),
+            TotalSource::AuthorReplies(id) => loader
+                .load_one(AuthorReplyCountKey(id.clone()))
+                .await
+                .gql()?
+                .unwrap_or(0),
+        };
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+pub type ForumConnection<N> = Connection<String, N, Total>;
+
+/// Builds a connection from a page, wrapping each row in its GraphQL type.
+pub fn connection<T: Clone, N: async_graphql::OutputType>(
+    page: &Page<T>,
+    total: TotalSource,
+    wrap: impl Fn(T) -> N,
+) -> ForumConnection<N> {
+    let mut connection = Connection::with_additional_fields(
+        page.has_previous_page,
+        page.has_next_page,
+        Total(total),
+    );
+    connection.edges.extend(
+        page.edges
+            .iter()
+            .map(|edge| Edge::new(edge.cursor.clone(), wrap(edge.node.clone()))),
+    );
+    connection
+}
+
+/// A page that a loader may have returned, or an empty one when its parent is gone.
+pub fn or_empty<T>(page: Option<Arc<Page<T>>>) -> Arc<Page<T>> {
+    page.unwrap_or_else(|| Arc::new(Page::empty()))
+}
+
+pub fn request(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> PageRequest {
+    PageRequest {
+        first: first.map(i64::from),
+        after,
+        last: last.map(i64::from),
+        before,
+    }
+}

@@ -1,0 +1,92 @@
+//! Service errors as GraphQL errors: every one carries `extensions.code`, internal ones
+//! are logged (inside the request's span, so with its id) and answered generically.
+
+use std::sync::Arc;
+
+use async_graphql::{ErrorExtensions, ServerError};
+use service::Error;
+
+pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+pub const FORBIDDEN: &str = "FORBIDDEN";
+pub const NOT_FOUND: &str = "NOT_FOUND";
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+pub const CONFLICT: &str = "CONFLICT";
+pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// Converts a service error into the GraphQL error a client sees.
+pub fn gql(err: &Error) -> async_graphql::Error {
+    let (code, message) = match err {
+        Error::NotFound(_) => (NOT_FOUND, err.to_string()),
+        Error::Forbidden(_) => (FORBIDDEN, err.to_string()),
+        Error::Unauthenticated(_) => (UNAUTHENTICATED, err.to_string()),
+        Error::Invalid { .. } => (BAD_USER_INPUT, err.to_string()),
+        Error::Conflict(_) => (CONFLICT, err.to_string()),
+        Error::Db(db) => {
+            tracing::error!(error = %db, "database error");
+            let message = if err.is_unavailable() {
+                "the service is temporarily unavailable, try again"
+            } else {
+                "internal server error"
+            };
+            (INTERNAL_SERVER_ERROR, message.to_owned())
+        }
+    };
+    async_graphql::Error::new(message).extend_with(|_, ext| {
+        ext.set("code", code);
+        if let Error::Invalid { field, .. } = err {
+            ext.set("field", *field);
+        }
+    })
+}
+
+/// Lets resolvers use `?` on service results.
+pub trait ServiceResultExt<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> ServiceResultExt<T> for Result<T, Error> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| gql(&e))
+    }
+}
+
+impl<T> ServiceResultExt<T> for Result<T, Arc<Error>> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| gql(&e))
+    }
+}
+
+/// Gives a code to the errors async-graphql raises itself (parse, validation, limits,
+/// argument coercion), which come without one. Anything else without a code is a bug of
+/// ours: it is logged and answered generically.
+pub fn classify(error: &mut ServerError) {
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|ext| ext.get("code").is_some());
+    if has_code {
+        return;
+    }
+    let message = error.message.as_str();
+    let code = if message.starts_with("Query is too complex")
+        || message.starts_with("Query is nested too deep")
+    {
+        QUERY_TOO_COMPLEX
+    } else if message.starts_with("Invalid value for argument")
+        || message.starts_with("Failed to parse")
+    {
+        BAD_USER_INPUT
+    } else if error.path.is_empty() {
+        GRAPHQL_VALIDATION_FAILED
+    } else {
+        tracing::error!(error = %error.message, path = ?error.path, "uncoded resolver error");
+        error.message = "internal server error".to_owned();
+        INTERNAL_SERVER_ERROR
+    };
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+}

@@ -1,0 +1,106 @@
+//! The GraphQL schema: types wrap service models, resolvers call one service function
+//! (directly or through the per-request loader) and map its error.
+
+mod batch;
+mod category;
+mod connection;
+mod context;
+mod enums;
+pub mod error;
+mod id;
+mod loader;
+mod node;
+mod reply;
+mod thread;
+mod user;
+
+use std::time::Duration;
+
+use async_graphql::{
+    BatchRequest, BatchResponse, EmptyMutation, EmptySubscription, MergedObject, Schema,
+    dataloader::{DataLoader, HashMapCache},
+};
+use sea_orm::DatabaseConnection;
+use service::Viewer;
+
+pub use id::NodeId;
+use loader::ForumLoader;
+
+/// The query root, merged from one part per domain.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    user::UserQuery,
+    category::CategoryQuery,
+    thread::ThreadQuery,
+    node::NodeQuery,
+);
+
+pub type ForumSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Limits on what one query may ask for.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub depth: usize,
+    pub complexity: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            depth: 12,
+            complexity: 5_000,
+        }
+    }
+}
+
+/// Builds the schema; no I/O, so `print-schema` and tests can build it anywhere.
+pub fn schema(limits: &Limits) -> ForumSchema {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .finish()
+}
+
+/// The SDL that `schema.graphql` holds.
+pub fn sdl() -> String {
+    schema(&Limits::default()).sdl()
+}
+
+/// Executes a (batch) request for `viewer`, each operation with its own loader.
+pub async fn execute(
+    schema: &ForumSchema,
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    request: BatchRequest,
+) -> BatchResponse {
+    let mut response = batch::run(|spawner| {
+        let attach = |request: async_graphql::Request| {
+            let spawner = spawner.clone();
+            let loader = ForumLoader {
+                db: db.clone(),
+                viewer: viewer.clone(),
+            };
+            let loader = DataLoader::with_cache(
+                loader,
+                move |task| spawner.spawn(task),
+                HashMapCache::default(),
+            )
+            .delay(Duration::ZERO);
+            request.data(loader)
+        };
+        let request = match request {
+            BatchRequest::Single(r) => BatchRequest::Single(attach(r)),
+            BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(attach).collect()),
+        };
+        schema.execute_batch(request)
+    })
+    .await;
+    match &mut response {
+        BatchResponse::Single(r) => r.errors.iter_mut().for_each(error::classify),
+        BatchResponse::Batch(rs) => rs
+            .iter_mut()
+            .flat_map(|r| r.errors.iter_mut())
+            .for_each(error::classify),
+    }
+    response
+}

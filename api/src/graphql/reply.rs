@@ -1,0 +1,89 @@
+//! `Reply`.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use service::reply;
+
+use super::{
+    context::{loader, viewer},
+    enums::VoteValue,
+    error::{ServiceResultExt, gql},
+    id::NodeId,
+    loader::{ThreadKey, ViewerVoteKey},
+    thread::Thread,
+    user::{User, author},
+};
+
+/// A post in a thread.
+pub struct Reply(pub reply::Reply);
+
+#[Object]
+impl Reply {
+    /// The global id of this reply.
+    pub async fn id(&self) -> ID {
+        NodeId::Reply(self.0.id).encode()
+    }
+
+    /// The text of the reply; null once it is deleted.
+    async fn body(&self) -> Option<&str> {
+        (!self.0.is_deleted()).then_some(self.0.body.as_str())
+    }
+
+    /// When the reply was posted.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the body was last edited, if ever.
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.0.edited_at
+    }
+
+    /// A deleted reply keeps its place in the thread and its votes, without its body.
+    async fn is_deleted(&self) -> bool {
+        self.0.is_deleted()
+    }
+
+    /// The thread the reply belongs to.
+    async fn thread(&self, ctx: &Context<'_>) -> Result<Thread> {
+        let thread = loader(ctx)?
+            .load_one(ThreadKey(self.0.thread_id))
+            .await
+            .gql()?;
+        thread
+            .map(Thread)
+            .ok_or_else(|| gql(&service::Error::NotFound("thread")))
+    }
+
+    /// Who posted the reply; null once their account is deleted.
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        author(ctx, &self.0.author_id).await
+    }
+
+    /// Up votes minus down votes.
+    async fn score(&self) -> i32 {
+        self.0.score
+    }
+
+    /// How many up votes the reply has.
+    async fn upvotes(&self) -> i32 {
+        self.0.upvotes
+    }
+
+    /// How many down votes the reply has.
+    async fn downvotes(&self) -> i32 {
+        self.0.downvotes
+    }
+
+    /// The signed-in user's vote on this reply; null when none or signed out.
+    async fn viewer_vote(&self, ctx: &Context<'_>) -> Result<Option<VoteValue>> {
+        if viewer(ctx)?.user_id().is_none() {
+            return Ok(None);
+        }
+        let value = loader(ctx)?
+            .load_one(ViewerVoteKey(self.0.id))
+            .await
+            .gql()?;
+        Ok(value.and_then(VoteValue::from_value))
+    }
+}

@@ -1,0 +1,115 @@
+//! `Thread` and the root field that finds one.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use service::{
+    reply::{ReplyOrder as ServiceReplyOrder, ThreadReplies},
+    thread,
+};
+
+use super::{
+    category::Category,
+    connection::{ForumConnection, TotalSource, connection, or_empty, request},
+    context::loader,
+    enums::{ReplyOrder, ThreadStatus},
+    error::{ServiceResultExt, gql},
+    id::NodeId,
+    loader::{CategoryKey, ThreadKey, ThreadRepliesKey},
+    reply::Reply,
+    user::{User, author},
+};
+
+/// A discussion in a category. Its opening post is its first reply.
+pub struct Thread(pub thread::Thread);
+
+#[Object]
+impl Thread {
+    /// The global id of this thread.
+    pub async fn id(&self) -> ID {
+        NodeId::Thread(self.0.id).encode()
+    }
+
+    /// The thread's title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Whether the thread takes new replies.
+    async fn status(&self) -> ThreadStatus {
+        self.0.status.into()
+    }
+
+    /// Pinned threads are listed before all others in their category.
+    async fn is_pinned(&self) -> bool {
+        self.0.is_pinned
+    }
+
+    /// When the thread was started.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the title was last edited, if ever.
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.0.edited_at
+    }
+
+    /// When the newest reply was posted (the thread's creation if none since).
+    async fn last_activity_at(&self) -> DateTime<Utc> {
+        self.0.last_activity_at
+    }
+
+    /// How many replies the thread has, its opening post included.
+    async fn reply_count(&self) -> i32 {
+        self.0.reply_count
+    }
+
+    /// The category the thread belongs to.
+    async fn category(&self, ctx: &Context<'_>) -> Result<Category> {
+        let category = loader(ctx)?
+            .load_one(CategoryKey(self.0.category_id))
+            .await
+            .gql()?;
+        category
+            .map(Category)
+            .ok_or_else(|| gql(&service::Error::NotFound("category")))
+    }
+
+    /// Who started the thread; null once their account is deleted.
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        author(ctx, &self.0.author_id).await
+    }
+
+    /// The thread's replies, the opening post first in the default order.
+    async fn replies(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order_by: ReplyOrder,
+    ) -> Result<ForumConnection<Reply>> {
+        let order = ServiceReplyOrder::from(order_by);
+        let window = request(first, after, last, before)
+            .window(order.ordering())
+            .gql()?;
+        let key = ThreadRepliesKey(self.0.id, ThreadReplies { order, window });
+        let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
+        let total = TotalSource::Known(self.0.reply_count.into());
+        Ok(connection(&page, total, Reply))
+    }
+}
+
+#[derive(Default)]
+pub struct ThreadQuery;
+
+#[Object]
+impl ThreadQuery {
+    /// The thread with this id, or null if there is none.
+    async fn thread(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Thread>> {
+        let id = NodeId::thread(&id, "id").gql()?;
+        let thread = loader(ctx)?.load_one(ThreadKey(id)).await.gql()?;
+        Ok(thread.map(Thread))
+    }
+}

@@ -1,0 +1,129 @@
+//! `User`, the `viewer` and `user` root fields, and author lookups.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use service::user;
+
+use super::{
+    connection::{ForumConnection, TotalSource, connection, or_empty, request},
+    context::{loader, viewer},
+    enums::Role,
+    error::ServiceResultExt,
+    id::NodeId,
+    loader::{AuthorRepliesKey, AuthorThreadsKey, UserKey},
+    reply::Reply,
+    thread::Thread,
+};
+
+/// A member of the forum, mirrored from Clerk.
+pub struct User(pub user::User);
+
+/// The user with this id, unless the account is deleted (then content shows no author).
+pub async fn author(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
+    let user = loader(ctx)?.load_one(UserKey(id.to_owned())).await.gql()?;
+    Ok(user.filter(|u| !u.is_deleted()).map(User))
+}
+
+#[Object]
+impl User {
+    /// The global id of this user.
+    pub async fn id(&self) -> ID {
+        NodeId::User(self.0.id.clone()).encode()
+    }
+
+    /// The user's id at Clerk, the identity provider.
+    async fn clerk_id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The name to show: first and last name, else the username.
+    async fn display_name(&self) -> String {
+        user::display_name(&self.0).unwrap_or_else(|| "Anonymous".to_owned())
+    }
+
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+
+    /// The user's avatar.
+    async fn image_url(&self) -> Option<&str> {
+        self.0.image_url.as_deref()
+    }
+
+    /// What the user may do beyond posting.
+    async fn role(&self) -> Role {
+        self.0.effective_role().into()
+    }
+
+    /// When the account was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The primary email address: shown only to the user and to admins.
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        let viewer = viewer(ctx)?;
+        let allowed = viewer.is(&self.0.id) || viewer.is_admin();
+        Ok(self.0.email.as_deref().filter(|_| allowed))
+    }
+
+    /// Threads the user started, newest first.
+    async fn threads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ForumConnection<Thread>> {
+        let window = request(first, after, last, before)
+            .window(&service::thread::BY_AUTHOR)
+            .gql()?;
+        let key = AuthorThreadsKey(self.0.id.clone(), window);
+        let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
+        let total = TotalSource::AuthorThreads(self.0.id.clone());
+        Ok(connection(&page, total, Thread))
+    }
+
+    /// Replies the user posted, newest first.
+    async fn replies(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ForumConnection<Reply>> {
+        let window = request(first, after, last, before)
+            .window(&service::reply::BY_AUTHOR)
+            .gql()?;
+        let key = AuthorRepliesKey(self.0.id.clone(), window);
+        let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
+        let total = TotalSource::AuthorReplies(self.0.id.clone());
+        Ok(connection(&page, total, Reply))
+    }
+}
+
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// The signed-in user; null when signed out.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        match viewer(ctx)?.user_id() {
+            Some(id) => author(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The user with this id, or null if there is none (or the account is deleted).
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        let id = NodeId::user(&id, "id").gql()?;
+        author(ctx, &id).await
+    }
+}

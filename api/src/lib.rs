@@ -1,0 +1,15 @@
+//! The axum host of the forum: configuration, the GraphQL endpoint and GraphiQL, health,
+//! readiness and metrics.
+
+pub mod app;
+pub mod config;
+pub mod database;
+pub mod graphql;
+pub mod metrics;
+mod routes;
+pub mod secret;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{App, StartError, shutdown_signal};
+pub use config::Config;

@@ -1,0 +1,5 @@
+//! HTTP routes of the host.
+
+pub mod graphiql;
+pub mod graphql;
+pub mod health;

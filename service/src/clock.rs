@@ -1,0 +1,17 @@
+//! The one source of "now". Postgres keeps microseconds, so the service never holds a
+//! finer time than it can read back: cursors and equality checks stay exact on both
+//! backends, and SQLite's text timestamps keep sorting in time order.
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub fn to_micros(t: &DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn from_micros(micros: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros)
+}

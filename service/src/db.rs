@@ -1,0 +1,84 @@
+//! Opening the database: a Postgres pool (direct or through a transaction-mode pooler)
+//! or an embedded SQLite file, with settings for a long-running server.
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+
+/// Pool settings. The defaults suit a server that lives for days behind a pooler, not a
+/// serverless function: a few warm connections, bounded waits, periodic recycling.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout: Duration,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            min_connections: 1,
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(1800),
+        }
+    }
+}
+
+/// Opens a pool on `url` (`postgres://…` or `sqlite://…`).
+pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(pool.max_connections)
+        .min_connections(pool.min_connections)
+        .connect_timeout(pool.connect_timeout)
+        .acquire_timeout(pool.acquire_timeout)
+        .idle_timeout(pool.idle_timeout)
+        .max_lifetime(pool.max_lifetime)
+        // A ping on every checkout costs a round trip per statement batch; only
+        // connections idle long enough to have been dropped by a proxy are checked.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Trace)
+        .sqlx_slow_statements_logging_settings(
+            log::LevelFilter::Warn,
+            Duration::from_millis(500),
+        )
+        .map_sqlx_sqlite_opts(|opts| {
+            // WAL lets readers run beside the one writer; NORMAL is durable in WAL mode
+            // except across a power loss, the usual trade for an embedded default.
+            opts.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    Database::connect(options).await
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`), so two writers queue on the busy timeout instead of one failing when
+/// it upgrades a read lock.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let sqlite_transaction_mode = (db.get_database_backend() == DbBackend::Sqlite)
+        .then_some(SqliteTransactionMode::Immediate);
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode,
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
+/// The embedded default: a SQLite file in the working directory.
+pub fn default_sqlite_url() -> String {
+    "sqlite://forum.db".to_owned()
+}

@@ -1,0 +1,199 @@
+//! Keyset page queries. A page is one index range scan: `WHERE <scope> AND <rows past the
+//! cursor> ORDER BY <keys> LIMIT n + 1`. Pages of many parents (the five latest threads
+//! of every category) are one statement: a `UNION ALL` of such scans, one per parent.
+
+use std::{collections::HashMap, hash::Hash};
+
+use sea_orm::{ConnectionTrait, FromQueryResult, Value};
+
+use crate::{
+    Result, clock,
+    page::{Cursor, Key, Ordering, Page, SortKey, Window},
+    sql::Sql,
+};
+
+/// Where a listing reads from, and which rows belong to it besides the parent.
+pub(crate) struct Listing<'a, T: 'static> {
+    /// Quoted table name.
+    pub table: &'static str,
+    pub ordering: &'static Ordering<T>,
+    /// Extra equality filters, e.g. a thread status.
+    pub filters: &'a [(&'static str, Value)],
+}
+
+/// The page of `window` for each of `parents`, whose key is `parent_column`. One
+/// statement, whatever the number of parents.
+pub(crate) async fn pages_by_parent<T, P>(
+    db: &impl ConnectionTrait,
+    listing: &Listing<'_, T>,
+    parent_column: &'static str,
+    parents: &[P],
+    window: &Window,
+    parent_of: impl Fn(&T) -> P,
+) -> Result<HashMap<P, Page<T>>>
+where
+    T: FromQueryResult + Send + Sync,
+    P: Clone + Eq + Hash + Into<Value>,
+{
+    let mut unique: Vec<P> = Vec::with_capacity(parents.len());
+    for parent in parents {
+        if !unique.contains(parent) {
+            unique.push(parent.clone());
+        }
+    }
+    let mut pages: HashMap<P, Vec<T>> = HashMap::with_capacity(unique.len());
+    if !unique.is_empty() {
+        let mut sql = Sql::new(db.get_database_backend());
+        if let [parent] = unique.as_slice() {
+            branch(&mut sql, listing, Some((parent_column, parent.clone())), window);
+        } else {
+            for (i, parent) in unique.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.push("SELECT * FROM (");
+                branch(&mut sql, listing, Some((parent_column, parent.clone())), window);
+                sql.push(&format!(") AS p{i}"));
+            }
+        }
+        for row in T::find_by_statement(sql.statement()).all(db).await? {
+            pages.entry(parent_of(&row)).or_default().push(row);
+        }
+    }
+    Ok(unique
+        .into_iter()
+        .map(|parent| {
+            let rows = pages.remove(&parent).unwrap_or_default();
+            let page = Page::from_rows(rows, window, listing.ordering);
+            (parent, page)
+        })
+        .collect())
+}
+
+/// The page of `window` over a whole table (no parent).
+pub(crate) async fn page<T>(
+    db: &impl ConnectionTrait,
+    listing: &Listing<'_, T>,
+    window: &Window,
+) -> Result<Page<T>>
+where
+    T: FromQueryResult + Send + Sync,
+{
+    let mut sql = Sql::new(db.get_database_backend());
+    branch::<T, Value>(&mut sql, listing, None, window);
+    let rows = T::find_by_statement(sql.statement()).all(db).await?;
+    Ok(Page::from_rows(rows, window, listing.ordering))
+}
+
+fn branch<T, P: Into<Value>>(
+    sql: &mut Sql,
+    listing: &Listing<'_, T>,
+    parent: Option<(&'static str, P)>,
+    window: &Window,
+) {
+    sql.push("SELECT * FROM ").push(listing.table).push(" WHERE ");
+    let mut and = Separator::new(" AND ");
+    if let Some((column, value)) = parent {
+        sql.push(and.next()).push(column).push(" = ").bind(value);
+    }
+    for (column, value) in listing.filters {
+        sql.push(and.next()).push(column).push(" = ").bind(value.clone());
+    }
+    let keys = listing.ordering.keys;
+    if let Some(cursor) = &window.after {
+        sql.push(and.next());
+        past_cursor(sql, keys, cursor, true);
+    }
+    if let Some(cursor) = &window.before {
+        sql.push(and.next());
+        past_cursor(sql, keys, cursor, false);
+    }
+    if and.is_first() {
+        sql.push("1 = 1");
+    }
+    sql.push(" ORDER BY ");
+    let mut comma = Separator::new(", ");
+    for key in keys {
+        let descending = key.descending != window.backward;
+        sql.push(comma.next())
+            .push(key.column)
+            .push(if descending { " DESC" } else { " ASC" });
+    }
+    sql.push(" LIMIT ").bind(window.limit as i64 + 1);
+}
+
+/// Rows strictly after (`forward`) or before the cursor's row in the ordering. When all
+/// keys run the same way this is one row comparison, which both backends turn into an
+/// index range; mixed directions bound the first key and compare the rest.
+fn past_cursor<T>(sql: &mut Sql, keys: &[SortKey<T>], cursor: &Cursor, forward: bool) {
+    let op = |key: &SortKey<T>| if key.descending == forward { "<" } else { ">" };
+    let (first, rest) = match keys.split_first() {
+        Some(split) => split,
+        None => return,
+    };
+    let values = &cursor.keys;
+    if rest.is_empty() {
+        sql.push(first.column).push(" ").push(op(first)).push(" ");
+        bind_key(sql, &values[0]);
+    } else if rest.iter().all(|k| k.descending == first.descending) {
+        sql.push("(");
+        let mut comma = Separator::new(", ");
+        for key in keys {
+            sql.push(comma.next()).push(key.column);
+        }
+        sql.push(") ").push(op(first)).push(" (");
+        let mut comma = Separator::new(", ");
+        for value in values {
+            sql.push(comma.next());
+            bind_key(sql, value);
+        }
+        sql.push(")");
+    } else {
+        let column = first.column;
+        sql.push("(").push(column).push(" ").push(op(first)).push("= ");
+        bind_key(sql, &values[0]);
+        sql.push(" AND (").push(column).push(" ").push(op(first)).push(" ");
+        bind_key(sql, &values[0]);
+        sql.push(" OR ");
+        let tail = Cursor {
+            keys: values[1..].to_vec(),
+            ..cursor.clone()
+        };
+        past_cursor(sql, rest, &tail, forward);
+        sql.push("))");
+    }
+}
+
+fn bind_key(sql: &mut Sql, key: &Key) {
+    match key {
+        Key::Bool(b) => sql.bind(*b),
+        Key::Int(n) => sql.bind(*n),
+        Key::Time(micros) => sql.bind(clock::from_micros(*micros)),
+        Key::Uuid(id) => sql.bind(*id),
+        Key::Text(s) => sql.bind(s.clone()),
+    };
+}
+
+/// Yields "" the first time and the separator afterwards.
+struct Separator {
+    text: &'static str,
+    first: bool,
+}
+
+impl Separator {
+    fn new(text: &'static str) -> Self {
+        Self { text, first: true }
+    }
+
+    fn next(&mut self) -> &'static str {
+        if std::mem::take(&mut self.first) {
+            ""
+        } else {
+            self.text
+        }
+    }
+
+    fn is_first(&self) -> bool {
+        self.first
+    }
+}

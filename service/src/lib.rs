@@ -1,0 +1,23 @@
+//! The forum itself: queries, commands, authorization and batch loads over the entities.
+//! Knows nothing of HTTP or GraphQL; every entry point takes `&impl ConnectionTrait` so
+//! that a caller can hand it a transaction.
+
+pub mod category;
+pub mod clock;
+mod count;
+pub mod db;
+pub mod error;
+pub mod page;
+mod keyset;
+pub mod pooler;
+pub mod reply;
+pub mod seed;
+mod sql;
+pub mod thread;
+pub mod user;
+pub mod validate;
+pub mod viewer;
+pub mod vote;
+
+pub use error::{Error, Result};
+pub use viewer::Viewer;

@@ -1,0 +1,148 @@
+//! Replies: lookups and listings.
+
+use std::collections::HashMap;
+
+use entity::reply;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::{
+    Result, clock,
+    keyset::{self, Listing},
+    page::{Key, KeyKind, Ordering, Page, SortKey, Window},
+};
+
+pub use reply::Model as Reply;
+
+/// How a thread lists its replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ReplyOrder {
+    #[default]
+    Oldest,
+    Newest,
+    /// Best score first; equal scores oldest first.
+    Top,
+}
+
+impl ReplyOrder {
+    pub fn ordering(self) -> &'static Ordering<Reply> {
+        match self {
+            Self::Oldest => &OLDEST,
+            Self::Newest => &NEWEST,
+            Self::Top => &TOP,
+        }
+    }
+}
+
+const fn created(descending: bool) -> SortKey<Reply> {
+    SortKey {
+        column: "created_at",
+        kind: KeyKind::Time,
+        descending,
+        read: |r| Key::Time(clock::to_micros(&r.created_at)),
+    }
+}
+
+const fn id(descending: bool) -> SortKey<Reply> {
+    SortKey {
+        column: "id",
+        kind: KeyKind::Uuid,
+        descending,
+        read: |r| Key::Uuid(r.id),
+    }
+}
+
+static OLDEST: Ordering<Reply> = Ordering {
+    tag: "reply-oldest",
+    keys: &[created(false), id(false)],
+};
+
+static NEWEST: Ordering<Reply> = Ordering {
+    tag: "reply-newest",
+    keys: &[created(true), id(true)],
+};
+
+static TOP: Ordering<Reply> = Ordering {
+    tag: "reply-top",
+    keys: &[
+        SortKey {
+            column: "score",
+            kind: KeyKind::Int,
+            descending: true,
+            read: |r| Key::Int(r.score.into()),
+        },
+        created(false),
+        id(false),
+    ],
+};
+
+/// A user's replies, newest first.
+pub static BY_AUTHOR: Ordering<Reply> = Ordering {
+    tag: "reply-by-author",
+    keys: &[created(true), id(true)],
+};
+
+/// Which replies of a thread to list, and how.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ThreadReplies {
+    pub order: ReplyOrder,
+    pub window: Window,
+}
+
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Reply>> {
+    Ok(reply::Entity::find()
+        .filter(reply::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+/// The requested page of replies for each thread, in one statement.
+pub async fn pages_in_threads(
+    db: &impl ConnectionTrait,
+    thread_ids: &[Uuid],
+    query: &ThreadReplies,
+) -> Result<HashMap<Uuid, Page<Reply>>> {
+    let listing = Listing {
+        table: "thread_replies",
+        ordering: query.order.ordering(),
+        filters: &[],
+    };
+    keyset::pages_by_parent(
+        db,
+        &listing,
+        "thread_id",
+        thread_ids,
+        &query.window,
+        |r| r.thread_id,
+    )
+    .await
+}
+
+/// The requested page of each author's replies, newest first, in one statement.
+pub async fn pages_by_authors(
+    db: &impl ConnectionTrait,
+    author_ids: &[String],
+    window: &Window,
+) -> Result<HashMap<String, Page<Reply>>> {
+    let listing = Listing {
+        table: "thread_replies",
+        ordering: &BY_AUTHOR,
+        filters: &[],
+    };
+    keyset::pages_by_parent(db, &listing, "author_id", author_ids, window, |r| {
+        r.author_id.clone()
+    })
+    .await
+}
+
+pub async fn count_by_authors(
+    db: &impl ConnectionTrait,
+    author_ids: &[String],
+) -> Result<HashMap<String, i64>> {
+    crate::count::grouped(
+        db,
+        reply::Entity::find().filter(reply::Column::AuthorId.is_in(author_ids.iter().cloned())),
+        reply::Column::AuthorId,
+    )
+    .await
+}

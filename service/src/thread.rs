@@ -1,0 +1,183 @@
+//! Threads: lookups and listings.
+
+use std::collections::HashMap;
+
+use entity::thread::{self, Status};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value};
+use uuid::Uuid;
+
+use crate::{
+    Result, clock,
+    keyset::{self, Listing},
+    page::{Key, KeyKind, Ordering, Page, SortKey, Window},
+};
+
+pub use thread::Model as Thread;
+
+/// How a category lists its threads; pinned threads always come first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ThreadOrder {
+    #[default]
+    LatestActivity,
+    Newest,
+    Oldest,
+}
+
+impl ThreadOrder {
+    pub fn ordering(self) -> &'static Ordering<Thread> {
+        match self {
+            Self::LatestActivity => &LATEST,
+            Self::Newest => &NEWEST,
+            Self::Oldest => &OLDEST,
+        }
+    }
+}
+
+const PINNED_FIRST: SortKey<Thread> = SortKey {
+    column: "is_pinned",
+    kind: KeyKind::Bool,
+    descending: true,
+    read: |t| Key::Bool(t.is_pinned),
+};
+
+const fn created(descending: bool) -> SortKey<Thread> {
+    SortKey {
+        column: "created_at",
+        kind: KeyKind::Time,
+        descending,
+        read: |t| Key::Time(clock::to_micros(&t.created_at)),
+    }
+}
+
+const fn id(descending: bool) -> SortKey<Thread> {
+    SortKey {
+        column: "id",
+        kind: KeyKind::Uuid,
+        descending,
+        read: |t| Key::Uuid(t.id),
+    }
+}
+
+static LATEST: Ordering<Thread> = Ordering {
+    tag: "thread-latest",
+    keys: &[
+        PINNED_FIRST,
+        SortKey {
+            column: "last_activity_at",
+            kind: KeyKind::Time,
+            descending: true,
+            read: |t| Key::Time(clock::to_micros(&t.last_activity_at)),
+        },
+        id(true),
+    ],
+};
+
+static NEWEST: Ordering<Thread> = Ordering {
+    tag: "thread-newest",
+    keys: &[PINNED_FIRST, created(true), id(true)],
+};
+
+static OLDEST: Ordering<Thread> = Ordering {
+    tag: "thread-oldest",
+    keys: &[PINNED_FIRST, created(false), id(false)],
+};
+
+/// A user's threads, newest first.
+pub static BY_AUTHOR: Ordering<Thread> = Ordering {
+    tag: "thread-by-author",
+    keys: &[created(true), id(true)],
+};
+
+/// Which threads of a category to list, and how.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CategoryThreads {
+    pub order: ThreadOrder,
+    pub status: Option<Status>,
+    pub window: Window,
+}
+
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Thread>> {
+    Ok(thread::Entity::find()
+        .filter(thread::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+pub async fn by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Thread>> {
+    Ok(thread::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The requested page of threads for each category, in one statement.
+pub async fn pages_in_categories(
+    db: &impl ConnectionTrait,
+    category_ids: &[Uuid],
+    query: &CategoryThreads,
+) -> Result<HashMap<Uuid, Page<Thread>>> {
+    let filters = status_filter(query.status);
+    let listing = Listing {
+        table: "threads",
+        ordering: query.order.ordering(),
+        filters: &filters,
+    };
+    keyset::pages_by_parent(
+        db,
+        &listing,
+        "category_id",
+        category_ids,
+        &query.window,
+        |t| t.category_id,
+    )
+    .await
+}
+
+/// The requested page of each author's threads, newest first, in one statement.
+pub async fn pages_by_authors(
+    db: &impl ConnectionTrait,
+    author_ids: &[String],
+    window: &Window,
+) -> Result<HashMap<String, Page<Thread>>> {
+    let listing = Listing {
+        table: "threads",
+        ordering: &BY_AUTHOR,
+        filters: &[],
+    };
+    keyset::pages_by_parent(db, &listing, "author_id", author_ids, window, |t| {
+        t.author_id.clone()
+    })
+    .await
+}
+
+/// Threads with `status` in each category (unfiltered counts are on the category row).
+pub async fn count_in_categories(
+    db: &impl ConnectionTrait,
+    category_ids: &[Uuid],
+    status: Status,
+) -> Result<HashMap<Uuid, i64>> {
+    crate::count::grouped(
+        db,
+        thread::Entity::find()
+            .filter(thread::Column::Status.eq(status))
+            .filter(thread::Column::CategoryId.is_in(category_ids.iter().copied())),
+        thread::Column::CategoryId,
+    )
+    .await
+}
+
+pub async fn count_by_authors(
+    db: &impl ConnectionTrait,
+    author_ids: &[String],
+) -> Result<HashMap<String, i64>> {
+    crate::count::grouped(
+        db,
+        thread::Entity::find().filter(thread::Column::AuthorId.is_in(author_ids.iter().cloned())),
+        thread::Column::AuthorId,
+    )
+    .await
+}
+
+fn status_filter(status: Option<Status>) -> Vec<(&'static str, Value)> {
+    status
+        .map(|s| ("status", Value::from(sea_orm::ActiveEnum::to_value(&s))))
+        .into_iter()
+        .collect()
+}

@@ -1,0 +1,62 @@
+//! Input rules of the public contract. Lengths count characters after trimming.
+
+use crate::{Error, Result};
+
+pub const SLUG_LEN: (usize, usize) = (2, 64);
+pub const CATEGORY_NAME_LEN: (usize, usize) = (1, 80);
+pub const TITLE_LEN: (usize, usize) = (3, 200);
+pub const BODY_LEN: (usize, usize) = (1, 20_000);
+
+/// `^[a-z0-9]+(-[a-z0-9]+)*$`, 2–64 characters.
+pub fn slug(field: &'static str, value: &str) -> Result<String> {
+    let well_formed = value
+        .split('-')
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    let (min, max) = SLUG_LEN;
+    if !well_formed || value.len() < min || value.len() > max {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "a slug is {min}–{max} lowercase letters or digits, in words joined by single hyphens"
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Trims `value` and checks its length in characters.
+pub fn text(field: &'static str, value: &str, (min, max): (usize, usize)) -> Result<String> {
+    let trimmed = value.trim();
+    let chars = trimmed.chars().count();
+    if chars < min || chars > max {
+        return Err(Error::invalid(
+            field,
+            format!("must be {min}–{max} characters after trimming (got {chars})"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        for good in ["ab", "a1", "rust-lang", "a-b-c", "x".repeat(64).as_str()] {
+            assert!(slug("slug", good).is_ok(), "{good}");
+        }
+        for bad in ["", "a", "A-b", "-ab", "ab-", "a--b", "a_b", "a b", "ä-b", "x".repeat(65).as_str()] {
+            assert!(slug("slug", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_counts_characters_after_trimming() {
+        assert_eq!(text("title", "  abc  ", TITLE_LEN).ok().as_deref(), Some("abc"));
+        assert!(text("title", "  ab  ", TITLE_LEN).is_err());
+        assert!(text("title", "ééé", TITLE_LEN).is_ok());
+        assert!(text("body", "   ", BODY_LEN).is_err());
+        assert!(text("body", &"x".repeat(20_001), BODY_LEN).is_err());
+    }
+}
