@@ -13,8 +13,14 @@ use std::{
 const ASSETS: [(&str, &str); 4] = [
     ("graphiql.min.js", "node_modules/graphiql/graphiql.min.js"),
     ("graphiql.min.css", "node_modules/graphiql/graphiql.min.css"),
-    ("react.production.min.js", "node_modules/react/umd/react.production.min.js"),
-    ("react-dom.production.min.js", "node_modules/react-dom/umd/react-dom.production.min.js"),
+    (
+        "react.production.min.js",
+        "node_modules/react/umd/react.production.min.js",
+    ),
+    (
+        "react-dom.production.min.js",
+        "node_modules/react-dom/umd/react-dom.production.min.js",
+    ),
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -30,7 +36,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         fs::copy(Path::new("graphiql").join(file), npm_dir.join(file))?;
     }
     let installed = Command::new("npm")
-        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+        .args([
+            "ci",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ])
         .current_dir(&npm_dir)
         .status()
         .map(|status| status.success())
@@ -47,7 +59,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         fs::write(assets.join(format!("{name}.gz")), gz.finish()?)?;
     }
     if !installed {
-        println!("cargo::warning=npm ci failed: GraphiQL is not embedded; /graphql still serves POST");
+        println!(
+            "cargo::warning=npm ci failed: GraphiQL is not embedded; /graphql still serves POST"
+        );
         println!("cargo::rustc-cfg=graphiql_missing");
     }
     Ok(())

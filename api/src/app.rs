@@ -89,7 +89,10 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -110,7 +113,10 @@ fn router(state: AppState, cors: CorsLayer) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let body_limit = state.config.max_body_bytes;
     Router::new()
-        .route("/graphql", get(routes::graphql::get).post(routes::graphql::post))
+        .route(
+            "/graphql",
+            get(routes::graphql::get).post(routes::graphql::post),
+        )
         .route("/graphql/assets/{name}", get(routes::graphiql::asset))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))

@@ -109,9 +109,11 @@ impl Config {
                 |v| v.parse().ok(),
             )?,
             pool: PoolOptions {
-                max_connections: env.parse("DATABASE_MAX_CONNECTIONS", defaults.max_connections, |v| {
-                    v.parse().ok().filter(|n| *n > 0)
-                })?,
+                max_connections: env.parse(
+                    "DATABASE_MAX_CONNECTIONS",
+                    defaults.max_connections,
+                    |v| v.parse().ok().filter(|n| *n > 0),
+                )?,
                 min_connections: env.parse(
                     "DATABASE_MIN_CONNECTIONS",
                     defaults.min_connections,
@@ -148,7 +150,9 @@ impl Config {
                 .unwrap_or_default(),
             max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024, |v| v.parse().ok())?,
             limits: Limits {
-                depth: env.parse("GRAPHQL_MAX_DEPTH", Limits::default().depth, |v| v.parse().ok())?,
+                depth: env.parse("GRAPHQL_MAX_DEPTH", Limits::default().depth, |v| {
+                    v.parse().ok()
+                })?,
                 complexity: env.parse(
                     "GRAPHQL_MAX_COMPLEXITY",
                     Limits::default().complexity,
@@ -175,8 +179,9 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
     ) -> Result<T, ConfigError> {
         match (self.0)(name) {
             None => Ok(default),
-            Some(value) => parse(value.trim())
-                .ok_or_else(|| self.error(name, format!("cannot use {value:?}"))),
+            Some(value) => {
+                parse(value.trim()).ok_or_else(|| self.error(name, format!("cannot use {value:?}")))
+            }
         }
     }
 
@@ -242,7 +247,10 @@ mod tests {
             ("DIRECT_DATABASE_URL", "postgres://u:pw@direct/forum"),
             ("DATABASE_MAX_CONNECTIONS", "32"),
             ("DATABASE_ACQUIRE_TIMEOUT", "750ms"),
-            ("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example/"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example/",
+            ),
         ])?;
         assert!(!c.seed_demo && c.database.is_postgres());
         assert_eq!(c.database.direct_url(), "postgres://u:pw@direct/forum");

@@ -41,9 +41,16 @@ impl Metrics {
     pub fn render(&self, pool: Option<(u32, usize)>) -> String {
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         };
-        counter("forum_sql_statements_total", "SQL statements run.", self.statements());
+        counter(
+            "forum_sql_statements_total",
+            "SQL statements run.",
+            self.statements(),
+        );
         counter(
             "forum_sql_statements_failed_total",
             "SQL statements that failed.",

@@ -28,10 +28,11 @@ impl MigrationTrait for Migration {
                         Expr::col(ThreadReplies::Upvotes)
                             .gte(0)
                             .and(Expr::col(ThreadReplies::Downvotes).gte(0))
-                            .and(Expr::col(ThreadReplies::Score).eq(
-                                Expr::col(ThreadReplies::Upvotes)
-                                    .sub(Expr::col(ThreadReplies::Downvotes)),
-                            )),
+                            .and(
+                                Expr::col(ThreadReplies::Score)
+                                    .eq(Expr::col(ThreadReplies::Upvotes)
+                                        .sub(Expr::col(ThreadReplies::Downvotes))),
+                            ),
                     ))
                     .foreign_key(
                         ForeignKey::create()

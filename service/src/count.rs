@@ -3,8 +3,7 @@
 use std::{collections::HashMap, hash::Hash};
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QuerySelect, Select, TryGetableMany,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, EntityTrait, QuerySelect, Select, TryGetableMany, sea_query::Expr,
 };
 
 use crate::Result;

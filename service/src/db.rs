@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
@@ -50,10 +50,7 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(true)
         .sqlx_logging_level(log::LevelFilter::Trace)
-        .sqlx_slow_statements_logging_settings(
-            log::LevelFilter::Warn,
-            Duration::from_millis(500),
-        )
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, Duration::from_millis(500))
         .map_sqlx_sqlite_opts(|opts| {
             // WAL lets readers run beside the one writer; NORMAL is durable in WAL mode
             // except across a power loss, the usual trade for an embedded default.

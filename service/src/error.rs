@@ -13,7 +13,10 @@ pub enum Error {
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Conflict(String),
     /// The database failed or is unreachable. Never shown to a client as is.

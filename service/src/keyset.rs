@@ -45,14 +45,24 @@ where
     if !unique.is_empty() {
         let mut sql = Sql::new(db.get_database_backend());
         if let [parent] = unique.as_slice() {
-            branch(&mut sql, listing, Some((parent_column, parent.clone())), window);
+            branch(
+                &mut sql,
+                listing,
+                Some((parent_column, parent.clone())),
+                window,
+            );
         } else {
             for (i, parent) in unique.iter().enumerate() {
                 if i > 0 {
                     sql.push(" UNION ALL ");
                 }
                 sql.push("SELECT * FROM (");
-                branch(&mut sql, listing, Some((parent_column, parent.clone())), window);
+                branch(
+                    &mut sql,
+                    listing,
+                    Some((parent_column, parent.clone())),
+                    window,
+                );
                 sql.push(&format!(") AS p{i}"));
             }
         }
@@ -91,13 +101,18 @@ fn branch<T, P: Into<Value>>(
     parent: Option<(&'static str, P)>,
     window: &Window,
 ) {
-    sql.push("SELECT * FROM ").push(listing.table).push(" WHERE ");
+    sql.push("SELECT * FROM ")
+        .push(listing.table)
+        .push(" WHERE ");
     let mut and = Separator::new(" AND ");
     if let Some((column, value)) = parent {
         sql.push(and.next()).push(column).push(" = ").bind(value);
     }
     for (column, value) in listing.filters {
-        sql.push(and.next()).push(column).push(" = ").bind(value.clone());
+        sql.push(and.next())
+            .push(column)
+            .push(" = ")
+            .bind(value.clone());
     }
     let keys = listing.ordering.keys;
     if let Some(cursor) = &window.after {
@@ -150,9 +165,17 @@ fn past_cursor<T>(sql: &mut Sql, keys: &[SortKey<T>], cursor: &Cursor, forward: 
         sql.push(")");
     } else {
         let column = first.column;
-        sql.push("(").push(column).push(" ").push(op(first)).push("= ");
+        sql.push("(")
+            .push(column)
+            .push(" ")
+            .push(op(first))
+            .push("= ");
         bind_key(sql, &values[0]);
-        sql.push(" AND (").push(column).push(" ").push(op(first)).push(" ");
+        sql.push(" AND (")
+            .push(column)
+            .push(" ")
+            .push(op(first))
+            .push(" ");
         bind_key(sql, &values[0]);
         sql.push(" OR ");
         let tail = Cursor {

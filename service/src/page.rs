@@ -43,7 +43,10 @@ impl PageRequest {
         };
         let (limit, backward) = match (self.first, self.last) {
             (Some(_), Some(_)) => {
-                return Err(Error::invalid("last", "pass either `first` or `last`, not both"));
+                return Err(Error::invalid(
+                    "last",
+                    "pass either `first` or `last`, not both",
+                ));
             }
             (Some(n), None) => (size(n, "first")?, false),
             (None, Some(n)) => (size(n, "last")?, true),
@@ -113,7 +116,11 @@ impl<T: 'static> Ordering<T> {
     pub(crate) fn compare(&self, a: &T, b: &T) -> CmpOrdering {
         for key in self.keys {
             let order = (key.read)(a).cmp(&(key.read)(b));
-            let order = if key.descending { order.reverse() } else { order };
+            let order = if key.descending {
+                order.reverse()
+            } else {
+                order
+            };
             if order != CmpOrdering::Equal {
                 return order;
             }
@@ -216,7 +223,11 @@ impl<T> Page<T> {
     pub(crate) fn from_rows(mut rows: Vec<T>, window: &Window, ordering: &Ordering<T>) -> Self {
         rows.sort_by(|a, b| {
             let order = ordering.compare(a, b);
-            if window.backward { order.reverse() } else { order }
+            if window.backward {
+                order.reverse()
+            } else {
+                order
+            }
         });
         let more = rows.len() as u64 > window.limit;
         rows.truncate(window.limit as usize);

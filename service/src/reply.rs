@@ -107,14 +107,9 @@ pub async fn pages_in_threads(
         ordering: query.order.ordering(),
         filters: &[],
     };
-    keyset::pages_by_parent(
-        db,
-        &listing,
-        "thread_id",
-        thread_ids,
-        &query.window,
-        |r| r.thread_id,
-    )
+    keyset::pages_by_parent(db, &listing, "thread_id", thread_ids, &query.window, |r| {
+        r.thread_id
+    })
     .await
 }
 

@@ -12,7 +12,12 @@ use crate::{Result, clock, db};
 /// Users of the demo, as (Clerk id, first name, last name, role).
 pub const DEMO_USERS: [(&str, &str, &str, user::Role); 5] = [
     ("user_demo_admin", "Ada", "Admin", user::Role::Admin),
-    ("user_demo_moderator", "Mo", "Derator", user::Role::Moderator),
+    (
+        "user_demo_moderator",
+        "Mo",
+        "Derator",
+        user::Role::Moderator,
+    ),
     ("user_demo_alice", "Alice", "Liddell", user::Role::Member),
     ("user_demo_bob", "Bob", "Builder", user::Role::Member),
     ("user_demo_carol", "Carol", "Singer", user::Role::Member),
@@ -26,36 +31,92 @@ const CATEGORIES: [(&str, &str); 4] = [
 ];
 
 /// (category slug, title, pinned, locked, posts as (author index, body)).
-type DemoThread = (&'static str, &'static str, bool, bool, &'static [(usize, &'static str)]);
+type DemoThread = (
+    &'static str,
+    &'static str,
+    bool,
+    bool,
+    &'static [(usize, &'static str)],
+);
 
 const THREADS: [DemoThread; 6] = [
-    ("announcements", "Welcome to the forum", true, true, &[
-        (0, "Be kind, stay on topic, and have fun. Moderators may lock or pin threads."),
-    ]),
-    ("general", "What are you reading this week?", false, false, &[
-        (2, "I'm halfway through a book on distributed systems. Yourselves?"),
-        (3, "A cookbook. It counts."),
-        (4, "Poetry, mostly. Short and satisfying."),
-        (2, "Any recommendations for something lighter?"),
-    ]),
-    ("general", "Tabs or spaces?", false, false, &[
-        (3, "Settle it once and for all."),
-        (4, "Whatever the formatter says."),
-        (1, "Keep it civil, please."),
-    ]),
-    ("help", "Cannot reset my password", false, false, &[
-        (4, "The reset link says it expired, even right after I request it."),
-        (1, "Check that your clock is right; the link is time-limited."),
-        (4, "That was it, thanks!"),
-    ]),
-    ("help", "How do I format code in a reply?", true, false, &[
-        (0, "Indent it by four spaces or wrap it in triple backticks."),
-    ]),
-    ("show-and-tell", "I built a tiny weather station", false, false, &[
-        (3, "A microcontroller, a sensor and a solar panel. Readings every minute."),
-        (2, "Nice! How long does the battery last?"),
-        (3, "Three rainy days so far without sun."),
-    ]),
+    (
+        "announcements",
+        "Welcome to the forum",
+        true,
+        true,
+        &[(
+            0,
+            "Be kind, stay on topic, and have fun. Moderators may lock or pin threads.",
+        )],
+    ),
+    (
+        "general",
+        "What are you reading this week?",
+        false,
+        false,
+        &[
+            (
+                2,
+                "I'm halfway through a book on distributed systems. Yourselves?",
+            ),
+            (3, "A cookbook. It counts."),
+            (4, "Poetry, mostly. Short and satisfying."),
+            (2, "Any recommendations for something lighter?"),
+        ],
+    ),
+    (
+        "general",
+        "Tabs or spaces?",
+        false,
+        false,
+        &[
+            (3, "Settle it once and for all."),
+            (4, "Whatever the formatter says."),
+            (1, "Keep it civil, please."),
+        ],
+    ),
+    (
+        "help",
+        "Cannot reset my password",
+        false,
+        false,
+        &[
+            (
+                4,
+                "The reset link says it expired, even right after I request it.",
+            ),
+            (
+                1,
+                "Check that your clock is right; the link is time-limited.",
+            ),
+            (4, "That was it, thanks!"),
+        ],
+    ),
+    (
+        "help",
+        "How do I format code in a reply?",
+        true,
+        false,
+        &[(
+            0,
+            "Indent it by four spaces or wrap it in triple backticks.",
+        )],
+    ),
+    (
+        "show-and-tell",
+        "I built a tiny weather station",
+        false,
+        false,
+        &[
+            (
+                3,
+                "A microcontroller, a sensor and a solar panel. Readings every minute.",
+            ),
+            (2, "Nice! How long does the battery last?"),
+            (3, "Three rainy days so far without sun."),
+        ],
+    ),
 ];
 
 /// (thread index, post index, voter index, value).
@@ -123,7 +184,11 @@ pub async fn demo_if_empty(db: &DatabaseConnection) -> Result<bool> {
             category_id: category.id,
             author_id: DEMO_USERS[posts[0].0].0.to_owned(),
             title: (*title).to_owned(),
-            status: if *locked { thread::Status::Locked } else { thread::Status::Open },
+            status: if *locked {
+                thread::Status::Locked
+            } else {
+                thread::Status::Open
+            },
             is_pinned: *pinned,
             created_at: opened,
             edited_at: None,
@@ -160,7 +225,9 @@ pub async fn demo_if_empty(db: &DatabaseConnection) -> Result<bool> {
     }
 
     for (t, p, voter, value) in VOTES {
-        let Some(reply) = replies.get(t).and_then(|r| r.get(p)) else { continue };
+        let Some(reply) = replies.get(t).and_then(|r| r.get(p)) else {
+            continue;
+        };
         vote::Model {
             reply_id: reply.id,
             voter_id: DEMO_USERS[voter].0.to_owned(),

@@ -9,9 +9,12 @@ pub const BODY_LEN: (usize, usize) = (1, 20_000);
 
 /// `^[a-z0-9]+(-[a-z0-9]+)*$`, 2–64 characters.
 pub fn slug(field: &'static str, value: &str) -> Result<String> {
-    let well_formed = value
-        .split('-')
-        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    let well_formed = value.split('-').all(|part| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
     let (min, max) = SLUG_LEN;
     if !well_formed || value.len() < min || value.len() > max {
         return Err(Error::invalid(
@@ -46,14 +49,28 @@ mod tests {
         for good in ["ab", "a1", "rust-lang", "a-b-c", "x".repeat(64).as_str()] {
             assert!(slug("slug", good).is_ok(), "{good}");
         }
-        for bad in ["", "a", "A-b", "-ab", "ab-", "a--b", "a_b", "a b", "ä-b", "x".repeat(65).as_str()] {
+        for bad in [
+            "",
+            "a",
+            "A-b",
+            "-ab",
+            "ab-",
+            "a--b",
+            "a_b",
+            "a b",
+            "ä-b",
+            "x".repeat(65).as_str(),
+        ] {
             assert!(slug("slug", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn text_counts_characters_after_trimming() {
-        assert_eq!(text("title", "  abc  ", TITLE_LEN).ok().as_deref(), Some("abc"));
+        assert_eq!(
+            text("title", "  abc  ", TITLE_LEN).ok().as_deref(),
+            Some("abc")
+        );
         assert!(text("title", "  ab  ", TITLE_LEN).is_err());
         assert!(text("title", "ééé", TITLE_LEN).is_ok());
         assert!(text("body", "   ", BODY_LEN).is_err());

@@ -6,7 +6,10 @@ use entity::user::Role;
 pub enum Viewer {
     #[default]
     Anonymous,
-    User { id: String, role: Role },
+    User {
+        id: String,
+        role: Role,
+    },
 }
 
 impl Viewer {

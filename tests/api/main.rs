@@ -1,1 +1,14 @@
-fn main() {}
+//! The integration suite: the real app on a random loopback port, each test with its own
+//! fresh database, spoken to over HTTP. Every test runs on SQLite and, when
+//! `TEST_DATABASE_URL` is set, on Postgres (`<test>::sqlite`, `<test>::postgres`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod helpers;
+mod fixtures;
+mod host;
+mod migrations;
+mod read;
+mod schema;
+mod statements;

@@ -64,7 +64,14 @@ impl Category {
             .window(order.ordering())
             .gql()?;
         let status = status.map(Into::into);
-        let key = CategoryThreadsKey(self.0.id, CategoryThreads { order, status, window });
+        let key = CategoryThreadsKey(
+            self.0.id,
+            CategoryThreads {
+                order,
+                status,
+                window,
+            },
+        );
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = match status {
             None => TotalSource::Known(self.0.thread_count.into()),

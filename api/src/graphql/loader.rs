@@ -57,7 +57,9 @@ pub struct AuthorReplyCountKey(pub String);
 pub struct ViewerVoteKey(pub Uuid);
 
 /// Groups page keys by their (shared) query, so each distinct query is one statement.
-fn by_query<P: Clone, Q: Clone + Eq + Hash>(keys: impl Iterator<Item = (P, Q)>) -> HashMap<Q, Vec<P>> {
+fn by_query<P: Clone, Q: Clone + Eq + Hash>(
+    keys: impl Iterator<Item = (P, Q)>,
+) -> HashMap<Q, Vec<P>> {
     let mut groups: HashMap<Q, Vec<P>> = HashMap::new();
     for (parent, query) in keys {
         groups.entry(query).or_default().push(parent);
@@ -105,7 +107,10 @@ impl Loader<UserKey> for ForumLoader {
     async fn load(&self, keys: &[UserKey]) -> Loaded<UserKey, User> {
         let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
         let rows = user::by_ids(&self.db, &ids).await?;
-        Ok(rows.into_iter().map(|u| (UserKey(u.id.clone()), u)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|u| (UserKey(u.id.clone()), u))
+            .collect())
     }
 }
 
@@ -242,6 +247,9 @@ impl Loader<ViewerVoteKey> for ForumLoader {
         };
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let votes = vote::values_by_voter(&self.db, voter, &ids).await?;
-        Ok(votes.into_iter().map(|(id, v)| (ViewerVoteKey(id), v)).collect())
+        Ok(votes
+            .into_iter()
+            .map(|(id, v)| (ViewerVoteKey(id), v))
+            .collect())
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_graphql::{
     BatchRequest, BatchResponse, EmptyMutation, EmptySubscription, MergedObject, Schema,
-    dataloader::{DataLoader, HashMapCache},
+    dataloader::DataLoader,
 };
 use sea_orm::DatabaseConnection;
 use service::Viewer;
@@ -80,12 +80,11 @@ pub async fn execute(
                 db: db.clone(),
                 viewer: viewer.clone(),
             };
-            let loader = DataLoader::with_cache(
-                loader,
-                move |task| spawner.spawn(task),
-                HashMapCache::default(),
-            )
-            .delay(Duration::ZERO);
+            // No cache across batches: whether a later level could reuse an earlier one's
+            // rows would depend on which batch finished first, and the statement count of
+            // a request must not. Keys are still deduplicated within a batch.
+            let loader =
+                DataLoader::new(loader, move |task| spawner.spawn(task)).delay(Duration::ZERO);
             request.data(loader)
         };
         let request = match request {

@@ -73,11 +73,18 @@ pub async fn get(
             return response;
         }
     }
-    let variables = match params.variables.as_deref().map(serde_json::from_str::<Variables>) {
+    let variables = match params
+        .variables
+        .as_deref()
+        .map(serde_json::from_str::<Variables>)
+    {
         None => Variables::default(),
         Some(Ok(v)) => v,
         Some(Err(e)) => {
-            return bad_request(StatusCode::BAD_REQUEST, &format!("malformed variables: {e}"));
+            return bad_request(
+                StatusCode::BAD_REQUEST,
+                &format!("malformed variables: {e}"),
+            );
         }
     };
     let mut request = Request::new(query).variables(variables);

@@ -1,0 +1,416 @@
+//! Spawning the app on a fresh database, and talking to it.
+
+use std::{
+    collections::HashMap,
+    hash::{DefaultHasher, Hash, Hasher},
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, LazyLock},
+};
+
+use api::{App, Config, metrics::Metrics};
+use http_body_util::{BodyExt, Full};
+use hyper::{
+    HeaderMap, Method, Request, StatusCode,
+    body::Bytes,
+    header::{HeaderName, HeaderValue},
+};
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use migration::MigratorTrait;
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use tokio::sync::{Mutex, oneshot};
+use uuid::Uuid;
+
+/// Runs an async test body once per backend: `mod name { sqlite, postgres }`.
+macro_rules! backend_test {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($backend: $crate::helpers::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                body($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() {
+                    body(backend).await
+                }
+            }
+        }
+    };
+}
+
+/// Where a test's database lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Postgres when `TEST_DATABASE_URL` is set. Under CI (`CI` set) its absence fails
+    /// the test instead of skipping it.
+    pub fn postgres() -> Option<Self> {
+        if std::env::var_os("TEST_DATABASE_URL").is_some() {
+            return Some(Self::Postgres);
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but TEST_DATABASE_URL is not: Postgres tests must not be skipped"
+        );
+        eprintln!("skipped: set TEST_DATABASE_URL to run the Postgres variant");
+        None
+    }
+}
+
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL")
+}
+
+/// `url` with its database name replaced.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').expect("a database URL has a path");
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// A fresh database, dropped with this value.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub name: String,
+    dir: Option<PathBuf>,
+}
+
+/// Serializes template creation and cloning inside this process; an advisory lock does
+/// it across processes.
+static CLONE_LOCK: LazyLock<Mutex<()>> = LazyLock::new(|| Mutex::new(()));
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("forum-test-{}", Uuid::new_v4()));
+                std::fs::create_dir_all(&dir).unwrap();
+                let url = format!("sqlite://{}", dir.join("forum.db").display());
+                Self {
+                    backend,
+                    url,
+                    name: "forum.db".to_owned(),
+                    dir: Some(dir),
+                }
+            }
+            Backend::Postgres => Self::postgres(true).await,
+        }
+    }
+
+    /// A Postgres database cloned from a migrated template (or empty, unmigrated).
+    pub async fn postgres(migrated: bool) -> Self {
+        let admin = admin_url();
+        let _guard = CLONE_LOCK.lock().await;
+        let mut conn = PgConnection::connect(&admin).await.unwrap();
+        conn.execute("SELECT pg_advisory_lock(7274)").await.unwrap();
+        let template = template_name();
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(&template)
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap();
+        if exists.is_none() && migrated {
+            let building = format!("{template}_building");
+            conn.execute(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {building} WITH (FORCE)"
+            )))
+            .await
+            .unwrap();
+            conn.execute(AssertSqlSafe(format!("CREATE DATABASE {building}")))
+                .await
+                .unwrap();
+            api::database::migrate(&with_database(&admin, &building))
+                .await
+                .unwrap();
+            conn.execute(AssertSqlSafe(format!(
+                "ALTER DATABASE {building} RENAME TO {template}"
+            )))
+            .await
+            .unwrap();
+        }
+        let name = format!("forum_test_{}", Uuid::new_v4().simple());
+        let create = if migrated {
+            format!("CREATE DATABASE {name} TEMPLATE {template}")
+        } else {
+            format!("CREATE DATABASE {name}")
+        };
+        conn.execute(AssertSqlSafe(create)).await.unwrap();
+        conn.execute("SELECT pg_advisory_unlock(7274)")
+            .await
+            .unwrap();
+        conn.close().await.ok();
+        Self {
+            backend: Backend::Postgres,
+            url: with_database(&admin, &name),
+            name,
+            dir: None,
+        }
+    }
+}
+
+/// Named after the migrations, so a changed migration list builds a new template.
+fn template_name() -> String {
+    let mut hasher = DefaultHasher::new();
+    for m in migration::Migrator::migrations() {
+        m.name().hash(&mut hasher);
+    }
+    format!("forum_tpl_{:016x}", hasher.finish())
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if self.backend == Backend::Postgres {
+            let name = self.name.clone();
+            // Dropping runs inside the test's runtime: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = conn.execute(AssertSqlSafe(sql)).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// The app under test, serving on a random loopback port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub metrics: Arc<Metrics>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    pub database: TestDb,
+}
+
+pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), url.into()),
+        ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
+        ("SEED_DEMO".into(), "false".into()),
+    ]);
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_lookup(|k| vars.get(k).cloned()).unwrap()
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Spawns with extra environment variables for the configuration.
+    pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Self {
+        let database = TestDb::create(backend).await;
+        let config = test_config(&database.url, env);
+        Self::start(database, config).await
+    }
+
+    pub async fn start(database: TestDb, config: Config) -> Self {
+        if std::env::var_os("TEST_LOG").is_some() {
+            api::telemetry::init(api::config::LogFormat::Text);
+        }
+        let app = App::build(config).await.unwrap();
+        let addr = app.local_addr().unwrap();
+        let db = app.state().db.clone();
+        let metrics = app.state().metrics.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(async {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            db,
+            metrics,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            shutdown: Some(tx),
+            server: Some(server),
+            database,
+        }
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits for the server.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn statements(&self) -> u64 {
+        self.metrics.statements()
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .client
+            .request(request.body(Full::new(body.into())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    /// POSTs a GraphQL request with extra headers and returns the raw reply.
+    pub async fn post_graphql(&self, headers: &[(&str, &str)], body: &Value) -> Reply {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.request(
+            Method::POST,
+            "/graphql",
+            &all,
+            serde_json::to_vec(body).unwrap(),
+        )
+        .await
+    }
+
+    /// Runs a query anonymously and returns the whole response body (data and errors).
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.graphql_as(None, query, variables).await
+    }
+
+    /// Runs a query with an optional bearer token.
+    pub async fn graphql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| vec![("authorization", a)])
+            .unwrap_or_default();
+        let reply = self
+            .post_graphql(&headers, &json!({ "query": query, "variables": variables }))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply.json()
+    }
+
+    /// Runs a query that must succeed and returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Runs `query` and returns (its data, the statements it ran).
+    pub async fn counted(&self, query: &str, variables: Value) -> (Value, u64) {
+        let before = self.statements();
+        let data = self.data(query, variables).await;
+        (data, self.statements() - before)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(HeaderName::from_bytes(name.as_bytes()).ok()?)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    }
+}
+
+/// The codes of a response's errors, in order.
+pub fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    e["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("<none>")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The one error of a response, as (code, field).
+pub fn error(body: &Value) -> (String, Option<String>) {
+    let errors = body["errors"].as_array().expect("an error");
+    assert_eq!(errors.len(), 1, "one error expected: {body:#}");
+    let ext = &errors[0]["extensions"];
+    (
+        ext["code"].as_str().unwrap_or("<none>").to_owned(),
+        ext["field"].as_str().map(str::to_owned),
+    )
+}

@@ -1,0 +1,181 @@
+//! The HTTP host: health, readiness, GraphiQL, GET, CORS, limits, request ids.
+
+use hyper::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, codes};
+
+backend_test! {
+    async fn health_and_readiness(backend) {
+        let app = TestApp::spawn(backend).await;
+        let health = app.get("/healthz").await;
+        assert_eq!((health.status, health.text().as_str()), (StatusCode::OK, "ok"));
+        let ready = app.get("/readyz").await;
+        assert_eq!((ready.status, ready.text().as_str()), (StatusCode::OK, "ready"));
+        let metrics = app.get("/metrics").await;
+        assert!(metrics.text().contains("forum_sql_statements_total"), "{}", metrics.text());
+        assert!(app.get("/healthz").await.header("x-request-id").is_some_and(|id| id.len() >= 32));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_is_served_from_the_binary() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let page = app.get("/graphql").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    let html = page.text();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no CDN: {html}"
+    );
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+        "init.js",
+    ] {
+        assert!(
+            html.contains(&format!("/graphql/assets/{asset}")),
+            "{asset} referenced"
+        );
+        let reply = app.get(&format!("/graphql/assets/{asset}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{asset}");
+        let least = if asset == "init.js" { 100 } else { 10_000 };
+        assert!(
+            reply.body.len() > least,
+            "{asset} is embedded ({} bytes)",
+            reply.body.len()
+        );
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    }
+    let gz = app
+        .request(
+            Method::GET,
+            "/graphql/assets/graphiql.min.js",
+            &[("accept-encoding", "gzip, br")],
+            "",
+        )
+        .await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(&gz.body[..2], &[0x1f, 0x8b]);
+    assert_eq!(
+        app.get("/graphql/assets/../../etc/passwd").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_runs_queries_and_never_mutations() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ok = app.get("/graphql?query=%7B__typename%7D").await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.json()["data"]["__typename"], "Query");
+    let with_vars = app
+        .get("/graphql?query=query(%24s%3AString!)%7Bcategory(slug%3A%24s)%7Bid%7D%7D&variables=%7B%22s%22%3A%22none%22%7D")
+        .await;
+    assert_eq!(
+        with_vars.json()["data"]["category"],
+        serde_json::Value::Null
+    );
+    let mutation = app.get("/graphql?query=mutation%7B__typename%7D").await;
+    assert_eq!(mutation.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(mutation.header("allow"), Some("POST"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_are_refused_cleanly() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("MAX_BODY_BYTES", "2048")]).await;
+    let post = |headers: Vec<(&'static str, &'static str)>, body: Vec<u8>| {
+        let app = &app;
+        async move { app.request(Method::POST, "/graphql", &headers, body).await }
+    };
+    let json = vec![("content-type", "application/json")];
+    let bad_json = post(json.clone(), b"{\"query\": ".to_vec()).await;
+    assert_eq!(bad_json.status, StatusCode::BAD_REQUEST);
+    assert_eq!(codes(&bad_json.json()), ["BAD_REQUEST"]);
+    let not_utf8 = post(json.clone(), vec![b'{', 0xff, 0xfe, b'}']).await;
+    assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST);
+    let wrong_type = post(vec![("content-type", "text/plain")], b"{}".to_vec()).await;
+    assert_eq!(wrong_type.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let big = format!(
+        "{{\"query\": \"{{ __typename }}\", \"x\": \"{}\"}}",
+        "a".repeat(4096)
+    );
+    let too_big = post(json.clone(), big.into_bytes()).await;
+    assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let batch = post(
+        json,
+        br#"[{"query":"{ a: __typename }"},{"query":"{ b: __typename }"}]"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        batch.json(),
+        json!([{ "data": { "a": "Query" } }, { "data": { "b": "Query" } }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_answers_configured_origins_only() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("CORS_ALLOWED_ORIGINS", "https://app.example")],
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.request(
+                Method::OPTIONS,
+                "/graphql",
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "POST"),
+                    (
+                        "access-control-request-headers",
+                        "content-type, authorization",
+                    ),
+                ],
+                "",
+            )
+            .await
+        }
+    };
+    let allowed = preflight("https://app.example").await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let denied = preflight("https://evil.example").await;
+    assert_eq!(denied.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_queries_are_too_complex() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("GRAPHQL_MAX_DEPTH", "6")]).await;
+    let deep =
+        "{ categories { nodes { threads { nodes { replies { nodes { thread { title } } } } } } } }";
+    let body = app.graphql(deep, json!({})).await;
+    assert_eq!(codes(&body), ["QUERY_TOO_COMPLEX"]);
+    let accept = app
+        .post_graphql(
+            &[("accept", "application/graphql-response+json")],
+            &json!({ "query": "{ __typename }" }),
+        )
+        .await;
+    assert_eq!(
+        accept.header("content-type"),
+        Some("application/graphql-response+json")
+    );
+}

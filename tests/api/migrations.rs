@@ -1,0 +1,165 @@
+//! Migrations run up, down and up again cleanly; every foreign key is indexed.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
+use crate::helpers::{Backend, TestDb};
+
+const TABLES: [&str; 5] = [
+    "user",
+    "categories",
+    "threads",
+    "thread_replies",
+    "reply_votes",
+];
+
+async fn tables(db: &DatabaseConnection) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        }
+        _ => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .filter(|n| n != "seaql_migrations")
+        .collect()
+}
+
+/// (table, column) of every foreign key that no index leads with.
+async fn unindexed_foreign_keys(db: &DatabaseConnection) -> Vec<(String, String)> {
+    let backend = db.get_database_backend();
+    let mut missing = Vec::new();
+    if backend == DbBackend::Postgres {
+        let sql = "SELECT c.conrelid::regclass::text AS tbl, a.attname AS col, \
+                   array_length(c.conkey, 1) AS width, \
+                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid \
+                           AND i.indkey[0] = c.conkey[1]) AS indexed \
+                   FROM pg_constraint c \
+                   JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+                   WHERE c.contype = 'f'";
+        for row in db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await
+            .unwrap()
+        {
+            let width: i32 = row.try_get("", "width").unwrap();
+            assert_eq!(width, 1, "multi-column foreign keys need a wider check");
+            if !row.try_get::<bool>("", "indexed").unwrap() {
+                missing.push((
+                    row.try_get("", "tbl").unwrap(),
+                    row.try_get("", "col").unwrap(),
+                ));
+            }
+        }
+        assert!(!TABLES.is_empty());
+        return missing;
+    }
+    for table in TABLES {
+        let fks = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!("SELECT \"from\" AS col FROM pragma_foreign_key_list('{table}')"),
+            ))
+            .await
+            .unwrap();
+        let leading = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!(
+                    "SELECT ii.name AS col FROM pragma_index_list('{table}') il \
+                     JOIN pragma_index_info(il.name) ii ON ii.seqno = 0"
+                ),
+            ))
+            .await
+            .unwrap();
+        let leading: Vec<String> = leading
+            .iter()
+            .map(|r| r.try_get("", "col").unwrap())
+            .collect();
+        for fk in fks {
+            let col: String = fk.try_get("", "col").unwrap();
+            if !leading.contains(&col) {
+                missing.push((table.to_owned(), col));
+            }
+        }
+    }
+    missing
+}
+
+backend_test! {
+    async fn up_down_up(backend) {
+        let database = match backend {
+            Backend::Sqlite => TestDb::create(backend).await,
+            Backend::Postgres => TestDb::postgres(false).await,
+        };
+        let url = &database.url;
+        api::database::migrate(url).await.unwrap();
+        let db = service::db::connect(url, &Default::default()).await.unwrap();
+        let mut expected: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        expected.sort();
+        assert_eq!(tables(&db).await, expected);
+        assert_eq!(unindexed_foreign_keys(&db).await, Vec::<(String, String)>::new());
+
+        api::database::migrate_down(url).await.unwrap();
+        assert_eq!(tables(&db).await, Vec::<String>::new());
+
+        api::database::migrate(url).await.unwrap();
+        assert_eq!(tables(&db).await, expected);
+        // Applying again finds nothing to do.
+        api::database::migrate(url).await.unwrap();
+        db.close().await.unwrap();
+    }
+}
+
+backend_test! {
+    async fn constraints_hold(backend) {
+        let app = crate::helpers::TestApp::spawn(backend).await;
+        let db = &app.db;
+        let exec = |sql: String| {
+            db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
+        };
+        let t = "'2026-01-01T00:00:00Z'";
+        let role = |role: &str| format!(
+            "INSERT INTO \"user\" (id, role, created_at, updated_at) VALUES ('u_{role}', '{role}', {t}, {t})");
+        assert!(exec(role("root")).await.is_err(), "unknown role");
+        exec(role("moderator")).await.unwrap();
+
+        let voter = crate::fixtures::user(db, "v", entity::user::Role::Member).await;
+        let category = crate::fixtures::category(db, "c1").await;
+        let dup = format!(
+            "INSERT INTO categories (id, slug, name, created_at, thread_count) VALUES ({}, 'c1', 'x', {t}, 0)",
+            uuid_literal(db, uuid::Uuid::now_v7()));
+        assert!(exec(dup).await.is_err(), "slug must be unique");
+
+        let (thread, replies) = crate::fixtures::thread(db, &category, &[&voter], "t", 1).await;
+        let status = format!("UPDATE threads SET status = 'archived' WHERE id = {}", uuid_literal(db, thread.id));
+        assert!(exec(status).await.is_err(), "status must be open or locked");
+
+        let reply = uuid_literal(db, replies[0].id);
+        let vote = |v: i32| format!(
+            "INSERT INTO reply_votes (reply_id, voter_id, value, created_at, updated_at) VALUES ({reply}, '{}', {v}, {t}, {t})",
+            voter.id);
+        assert!(exec(vote(2)).await.is_err(), "vote value must be -1 or 1");
+        exec(vote(1)).await.unwrap();
+        assert!(exec(vote(-1)).await.is_err(), "one vote per (reply, voter)");
+        let tally = format!("UPDATE thread_replies SET score = 5 WHERE id = {reply}");
+        assert!(exec(tally).await.is_err(), "score must equal upvotes - downvotes");
+        let orphan = format!(
+            "INSERT INTO threads (id, category_id, author_id, title, status, is_pinned, created_at, last_activity_at, reply_count) VALUES ({}, {}, 'nobody', 'x', 'open', false, {t}, {t}, 0)",
+            uuid_literal(db, uuid::Uuid::now_v7()), uuid_literal(db, category.id));
+        assert!(exec(orphan).await.is_err(), "author must exist");
+    }
+}
+
+fn uuid_literal(db: &DatabaseConnection, id: uuid::Uuid) -> String {
+    match db.get_database_backend() {
+        DbBackend::Postgres => format!("'{id}'"),
+        _ => format!("X'{}'", id.simple()),
+    }
+}

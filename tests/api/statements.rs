@@ -1,0 +1,101 @@
+//! No N+1: the statements a page runs do not depend on its length.
+
+use serde_json::json;
+
+use crate::{fixtures, helpers::TestApp};
+
+const FRONT_PAGE: &str = "query($n: Int!) {
+  categories(first: $n) {
+    nodes { slug name threadCount
+      threads(first: 5) { nodes { id title replyCount lastActivityAt isPinned
+        author { displayName imageUrl } } } }
+  }
+}";
+
+const CATEGORY_PAGE: &str = "query($slug: String!, $n: Int!) {
+  category(slug: $slug) { name threadCount
+    threads(first: $n) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { id title status isPinned replyCount lastActivityAt
+        author { displayName role } } }
+    }
+  }
+}";
+
+const THREAD_PAGE: &str = "query($id: ID!, $n: Int!) {
+  thread(id: $id) { title status replyCount
+    category { slug name }
+    author { displayName }
+    replies(first: $n) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { id body createdAt isDeleted score upvotes downvotes viewerVote
+        author { displayName imageUrl } }
+    }
+  }
+}";
+
+backend_test! {
+    async fn front_page_is_three_statements_at_any_size(backend) {
+        let app = TestApp::spawn(backend).await;
+        let authors = fixtures::users(&app.db, "author", 20).await;
+        for i in 0..100 {
+            let category = fixtures::category(&app.db, &format!("cat-{i:03}")).await;
+            fixtures::bulk_threads(&app.db, &category, &authors[i % 20..], 6).await;
+        }
+        for n in [1, 100] {
+            let (data, statements) = app.counted(FRONT_PAGE, json!({ "n": n })).await;
+            let categories = data["categories"]["nodes"].as_array().unwrap();
+            assert_eq!(categories.len(), n);
+            for c in categories {
+                let threads = c["threads"]["nodes"].as_array().unwrap();
+                assert_eq!(threads.len(), 5);
+                assert!(threads.iter().all(|t| t["author"]["displayName"].is_string()));
+            }
+            // categories, their threads (one UNION ALL), the threads' authors.
+            assert_eq!(statements, 3, "front page with {n} categories");
+        }
+    }
+}
+
+backend_test! {
+    async fn category_page_is_three_statements_at_any_size(backend) {
+        let app = TestApp::spawn(backend).await;
+        let authors = fixtures::users(&app.db, "author", 100).await;
+        let category = fixtures::category(&app.db, "busy").await;
+        fixtures::bulk_threads(&app.db, &category, &authors, 120).await;
+        for n in [1, 25, 100] {
+            let (data, statements) =
+                app.counted(CATEGORY_PAGE, json!({ "slug": "busy", "n": n })).await;
+            let threads = &data["category"]["threads"];
+            assert_eq!(threads["edges"].as_array().unwrap().len(), n);
+            assert_eq!(threads["totalCount"], 120);
+            // the category, the page of threads, their authors (counts are columns).
+            assert_eq!(statements, 3, "category page of {n} threads");
+        }
+    }
+}
+
+backend_test! {
+    async fn thread_page_is_five_statements_at_any_size(backend) {
+        let app = TestApp::spawn(backend).await;
+        let authors = fixtures::users(&app.db, "author", 50).await;
+        let refs: Vec<_> = authors.iter().collect();
+        let category = fixtures::category(&app.db, "talk").await;
+        let (thread, replies) = fixtures::thread(&app.db, &category, &refs, "long", 120).await;
+        for (i, reply) in replies.iter().take(30).enumerate() {
+            fixtures::vote(&app.db, reply, &authors[(i + 1) % 50], if i % 3 == 0 { -1 } else { 1 }).await;
+        }
+        let id = crate::read::thread_id(&app, &thread).await;
+        for n in [1, 50, 100] {
+            let (data, statements) = app.counted(THREAD_PAGE, json!({ "id": id, "n": n })).await;
+            let replies = &data["thread"]["replies"];
+            assert_eq!(replies["nodes"].as_array().unwrap().len(), n);
+            assert_eq!(replies["totalCount"], 120);
+            // the thread; then (one level) its category, its author and its page of
+            // replies; then the replies' authors. Tallies are columns of the reply rows.
+            assert_eq!(statements, 5, "thread page of {n} replies");
+        }
+    }
+}
