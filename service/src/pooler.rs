@@ -34,6 +34,8 @@ pub enum Endpoint {
 
 /// How many pinned clients the probe opens at most before giving up.
 const PROBE_CLIENTS: usize = 6;
+/// How long one of them may wait for a server.
+const CLIENT_WAIT: Duration = Duration::from_secs(2);
 
 pub async fn probe(url: &str, timeout: Duration) -> Result<Endpoint, sqlx::Error> {
     tokio::time::timeout(timeout, run(url))
@@ -50,11 +52,21 @@ async fn run(url: &str) -> Result<Endpoint, sqlx::Error> {
     let mut pinned = Vec::with_capacity(PROBE_CLIENTS);
     let mut verdict = Endpoint::Unknown;
     for _ in 0..PROBE_CLIENTS {
-        let mut client = PgConnection::connect_with(&options).await?;
-        client.execute("BEGIN").await?;
-        let result: Result<i32, sqlx::Error> = sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&mut client)
-            .await;
+        // A pooler whose servers are all taken makes a new transaction wait: give up
+        // (inconclusive) rather than hold up the start.
+        let pinned_client = tokio::time::timeout(CLIENT_WAIT, async {
+            let mut client = PgConnection::connect_with(&options).await?;
+            client.execute("BEGIN").await?;
+            let pid = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+                .fetch_one(&mut client)
+                .await;
+            Ok::<_, sqlx::Error>((client, pid))
+        })
+        .await;
+        let Ok(pinned_client) = pinned_client else {
+            break;
+        };
+        let (client, result) = pinned_client?;
         match result {
             Ok(other) if other == pid => {
                 verdict = Endpoint::TrackingPooler;

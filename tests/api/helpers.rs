@@ -209,12 +209,14 @@ impl Drop for TestDb {
 /// The app under test, serving on a random loopback port.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The app's own pool and counters (absent for a server in another process).
     pub db: DatabaseConnection,
     pub metrics: Arc<Metrics>,
     client: Client<HttpConnector, Full<Bytes>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    pub database: TestDb,
+    /// The database this app owns (dropped with it), if any.
+    pub database: Option<TestDb>,
 }
 
 pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
@@ -236,10 +238,11 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Self {
         let database = TestDb::create(backend).await;
         let config = test_config(&database.url, env);
-        Self::start(database, config).await
+        Self::start(Some(database), config).await
     }
 
-    pub async fn start(database: TestDb, config: Config) -> Self {
+    /// Starts the app with `config`, owning `database` if given.
+    pub async fn start(database: Option<TestDb>, config: Config) -> Self {
         if std::env::var_os("TEST_LOG").is_some() {
             api::telemetry::init(api::config::LogFormat::Text);
         }
@@ -259,6 +262,19 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             database,
+        }
+    }
+
+    /// A client of a server running elsewhere (another process).
+    pub fn remote(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            db: DatabaseConnection::default(),
+            metrics: Arc::default(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            shutdown: None,
+            server: None,
+            database: None,
         }
     }
 

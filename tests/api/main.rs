@@ -6,9 +6,12 @@
 
 #[macro_use]
 mod helpers;
+mod binary;
 mod fixtures;
 mod host;
 mod migrations;
+mod pgbouncer;
+mod pooled;
 mod read;
 mod schema;
 mod statements;

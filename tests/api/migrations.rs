@@ -163,3 +163,25 @@ fn uuid_literal(db: &DatabaseConnection, id: uuid::Uuid) -> String {
         _ => format!("X'{}'", id.simple()),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_migrate_once() {
+    if Backend::postgres().is_none() {
+        return;
+    }
+    let database = TestDb::postgres(false).await;
+    let runs = (0..4).map(|_| api::database::migrate(&database.url));
+    for result in futures_util::future::join_all(runs).await {
+        result.unwrap();
+    }
+    let db = service::db::connect(&database.url, &Default::default()).await.unwrap();
+    let applied = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT COUNT(*) AS n FROM seaql_migrations"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(applied as usize, <migration::Migrator as migration::MigratorTrait>::migrations().len());
+    db.close().await.unwrap();
+}

@@ -73,10 +73,10 @@ where
                 task: std::sync::Mutex::new(cx.waker().clone()),
             })
         });
-        if let Ok(mut task) = flag.task.lock() {
-            if !task.will_wake(cx.waker()) {
-                *task = cx.waker().clone();
-            }
+        if let Ok(mut task) = flag.task.lock()
+            && !task.will_wake(cx.waker())
+        {
+            *task = cx.waker().clone();
         }
         let waker = Waker::from(flag.clone());
         let mut resolvers = Context::from_waker(&waker);

@@ -1,0 +1,82 @@
+//! The `forum` binary as the README runs it: embedded database, demo data, GraphiQL at the
+//! printed address, and a clean exit on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use hyper::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_embedded_demo_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("forum-bin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_forum"))
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the server prints its address");
+        if let Some(rest) = line.split("GraphiQL at http://").nth(1) {
+            break rest.trim_end_matches("/graphql").trim().to_owned();
+        }
+    };
+    assert!(dir.join("forum.db").exists(), "the embedded database is a file in the working directory");
+
+    let app = TestApp::remote(addr.parse().unwrap());
+    let page = app.get("/graphql").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("graphiql.min.js"));
+    let data = app.data("{ categories { totalCount nodes { slug } } viewer { id } }", json!({})).await;
+    assert_eq!(data["categories"]["totalCount"], 4, "demo categories: {data}");
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn print_schema_prints_the_sdl() {
+    let out = Command::new(env!("CARGO_BIN_EXE_forum"))
+        .args(["print-schema", "--stdout"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), api::graphql::sdl());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_accepting() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    app.shutdown().await;
+    assert!(tokio::net::TcpStream::connect(app.addr).await.is_err());
+}
