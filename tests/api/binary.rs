@@ -35,28 +35,50 @@ async fn serves_the_embedded_demo_and_stops_on_sigterm() {
         }
     });
     let addr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the server prints its address");
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server prints its address");
         if let Some(rest) = line.split("GraphiQL at http://").nth(1) {
             break rest.trim_end_matches("/graphql").trim().to_owned();
         }
     };
-    assert!(dir.join("forum.db").exists(), "the embedded database is a file in the working directory");
+    assert!(
+        dir.join("forum.db").exists(),
+        "the embedded database is a file in the working directory"
+    );
 
     let app = TestApp::remote(addr.parse().unwrap());
     let page = app.get("/graphql").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("graphiql.min.js"));
-    let data = app.data("{ categories { totalCount nodes { slug } } viewer { id } }", json!({})).await;
-    assert_eq!(data["categories"]["totalCount"], 4, "demo categories: {data}");
+    let data = app
+        .data(
+            "{ categories { totalCount nodes { slug } } viewer { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["categories"]["totalCount"], 4,
+        "demo categories: {data}"
+    );
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit status {status}");

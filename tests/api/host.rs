@@ -188,12 +188,31 @@ async fn readiness_fails_while_the_database_is_away() {
     let app = TestApp::spawn(Backend::Postgres).await;
     assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
     let name = app.database.as_ref().unwrap().name.clone();
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&crate::helpers::admin_url()).await.unwrap();
-    sqlx::Executor::execute(&mut admin, sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&crate::helpers::admin_url())
+        .await
+        .unwrap();
+    sqlx::Executor::execute(
+        &mut admin,
+        sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")),
+    )
+    .await
+    .unwrap();
     let ready = app.get("/readyz").await;
-    assert_eq!((ready.status, ready.text().as_str()), (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"));
-    assert_eq!(app.get("/healthz").await.status, StatusCode::OK, "the process still answers");
-    let body = app.graphql("{ categories { totalCount } }", json!({})).await;
+    assert_eq!(
+        (ready.status, ready.text().as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    );
+    assert_eq!(
+        app.get("/healthz").await.status,
+        StatusCode::OK,
+        "the process still answers"
+    );
+    let body = app
+        .graphql("{ categories { totalCount } }", json!({}))
+        .await;
     assert_eq!(codes(&body), ["INTERNAL_SERVER_ERROR"]);
-    assert!(!body.to_string().contains("does not exist"), "no internals leak: {body}");
+    assert!(
+        !body.to_string().contains("does not exist"),
+        "no internals leak: {body}"
+    );
 }

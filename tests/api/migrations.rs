@@ -174,14 +174,22 @@ async fn instances_starting_together_migrate_once() {
     for result in futures_util::future::join_all(runs).await {
         result.unwrap();
     }
-    let db = service::db::connect(&database.url, &Default::default()).await.unwrap();
+    let db = service::db::connect(&database.url, &Default::default())
+        .await
+        .unwrap();
     let applied = db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT COUNT(*) AS n FROM seaql_migrations"))
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT COUNT(*) AS n FROM seaql_migrations",
+        ))
         .await
         .unwrap()
         .unwrap()
         .try_get::<i64>("", "n")
         .unwrap();
-    assert_eq!(applied as usize, <migration::Migrator as migration::MigratorTrait>::migrations().len());
+    assert_eq!(
+        applied as usize,
+        <migration::Migrator as migration::MigratorTrait>::migrations().len()
+    );
     db.close().await.unwrap();
 }

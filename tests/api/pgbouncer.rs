@@ -23,7 +23,10 @@ pub fn binary() -> Option<String> {
     if std::path::Path::new(&path).exists() {
         return Some(path);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI is set but no PgBouncer at {path}: pooled tests must not be skipped");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but no PgBouncer at {path}: pooled tests must not be skipped"
+    );
     eprintln!("skipped: no PgBouncer at {path} (set PGBOUNCER)");
     None
 }
@@ -61,9 +64,13 @@ impl Pgbouncer {
         let ini = dir.join("pgbouncer.ini");
         std::fs::write(&ini, config).unwrap();
         let mut command = Command::new(binary);
-        if std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false) {
+        if std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false)
+        {
             // PgBouncer will not run as root; let the switched user write its log.
-            std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+            std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                .unwrap();
             command.args(["-u", "nobody"]);
         }
         let child = command
@@ -72,7 +79,11 @@ impl Pgbouncer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let bouncer = Self { port: listen, child, dir };
+        let bouncer = Self {
+            port: listen,
+            child,
+            dir,
+        };
         bouncer.wait_until_listening();
         bouncer
     }
@@ -80,7 +91,11 @@ impl Pgbouncer {
     fn wait_until_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "PgBouncer did not start: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "PgBouncer did not start: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -110,5 +125,9 @@ impl Drop for Pgbouncer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

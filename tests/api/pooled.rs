@@ -22,20 +22,43 @@ fn pooled() -> Option<String> {
 async fn the_probe_tells_endpoints_apart() {
     let Some(bin) = pooled() else { return };
     let database = TestDb::create(Backend::Postgres).await;
-    assert_eq!(service::pooler::probe(&database.url, std::time::Duration::from_secs(10)).await.unwrap(), Endpoint::Session);
+    assert_eq!(
+        service::pooler::probe(&database.url, std::time::Duration::from_secs(10))
+            .await
+            .unwrap(),
+        Endpoint::Session
+    );
 
     let tracking = Pgbouncer::start(&bin, 2, 200);
-    let verdict = service::pooler::probe(&tracking.url(&database.name), std::time::Duration::from_secs(10)).await;
-    assert_eq!(verdict.unwrap(), Endpoint::TrackingPooler, "{}", tracking.log());
+    let verdict = service::pooler::probe(
+        &tracking.url(&database.name),
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        verdict.unwrap(),
+        Endpoint::TrackingPooler,
+        "{}",
+        tracking.log()
+    );
 
     let untracked = Pgbouncer::start(&bin, 2, 0);
     let url = untracked.url(&database.name);
     let verdict = service::pooler::probe(&url, std::time::Duration::from_secs(10)).await;
-    assert_eq!(verdict.unwrap(), Endpoint::UntrackedPooler, "{}", untracked.log());
+    assert_eq!(
+        verdict.unwrap(),
+        Endpoint::UntrackedPooler,
+        "{}",
+        untracked.log()
+    );
 
     // The app refuses to start on it, and says what to change.
     let config = test_config(&url, &[("DIRECT_DATABASE_URL", &database.url)]);
-    let refused = api::App::build(config).await.err().map(|e| e.to_string()).unwrap_or_default();
+    let refused = api::App::build(config)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(refused.contains("max_prepared_statements"), "{refused}");
 }
 
@@ -58,9 +81,19 @@ async fn concurrent_reads_through_the_pooler_get_their_own_rows() {
         let slug = format!("pool-{c}");
         let category = fixtures::category(&direct.db, &slug).await;
         fixtures::bulk_threads(&direct.db, &category, &authors[c..], 10 + c).await;
-        let (thread, _) = fixtures::thread(&direct.db, &category, &refs[c..], &format!("long {c}"), 5 + 7 * c).await;
+        let (thread, _) = fixtures::thread(
+            &direct.db,
+            &category,
+            &refs[c..],
+            &format!("long {c}"),
+            5 + 7 * c,
+        )
+        .await;
         requests.push((PAGES[0], json!({ "slug": slug })));
-        requests.push((PAGES[1], json!({ "id": api::graphql::NodeId::Thread(thread.id).encode().0 })));
+        requests.push((
+            PAGES[1],
+            json!({ "id": api::graphql::NodeId::Thread(thread.id).encode().0 }),
+        ));
     }
     requests.push((PAGES[2], json!({})));
     let mut expected = Vec::new();
@@ -72,7 +105,10 @@ async fn concurrent_reads_through_the_pooler_get_their_own_rows() {
     let bouncer = Pgbouncer::start(&bin, 3, 500);
     let config = test_config(
         &bouncer.url(&database.name),
-        &[("DIRECT_DATABASE_URL", &database.url), ("DATABASE_MAX_CONNECTIONS", "8")],
+        &[
+            ("DIRECT_DATABASE_URL", &database.url),
+            ("DATABASE_MAX_CONNECTIONS", "8"),
+        ],
     );
     let pooled = TestApp::start(None, config).await;
     let clients = (0..16).map(|client| {
@@ -82,8 +118,14 @@ async fn concurrent_reads_through_the_pooler_get_their_own_rows() {
                 let i = (client * 7 + round * 3) % requests.len();
                 let (query, vars) = &requests[i];
                 let got = pooled.graphql(query, vars.clone()).await;
-                assert!(got.get("errors").is_none(), "client {client} round {round}: {got:#}");
-                assert_eq!(got["data"], expected[i], "client {client} round {round}: another request's rows");
+                assert!(
+                    got.get("errors").is_none(),
+                    "client {client} round {round}: {got:#}"
+                );
+                assert_eq!(
+                    got["data"], expected[i],
+                    "client {client} round {round}: another request's rows"
+                );
             }
         }
     });
