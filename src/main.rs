@@ -1,9 +1,10 @@
 //! `forum`: the GraphQL forum service and its operator commands.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, time::Duration};
 
-use api::{App, Config, database, telemetry};
+use api::{App, Config, auth::dev, database, telemetry};
 use clap::{Parser, Subcommand};
+use entity::user::Role;
 
 #[derive(Parser)]
 #[command(version, about = "A GraphQL forum service")]
@@ -26,11 +27,48 @@ enum Command {
         #[arg(long, required = true)]
         demo: bool,
     },
+    /// Print a session token for USER, signed with the local development key (only for a
+    /// server that runs without Clerk, on loopback).
+    Token {
+        /// The user id (the token's `sub`), e.g. user_demo_alice.
+        #[arg(long)]
+        user: String,
+        /// A display name for a user the server has not seen yet.
+        #[arg(long)]
+        name: Option<String>,
+        /// How long the token is valid, e.g. 30m, 24h.
+        #[arg(long, default_value = "24h", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+    /// Set or clear the role an operator gives a user (it wins over Clerk's metadata).
+    Role {
+        #[command(subcommand)]
+        action: RoleAction,
+    },
     /// Rewrite ./schema.graphql with the schema's SDL (or print it with --stdout).
     PrintSchema {
         #[arg(long)]
         stdout: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum RoleAction {
+    /// Give USER a role: member, moderator or admin.
+    Set { user: String, role: RoleArg },
+    /// Go back to the role Clerk's metadata gives.
+    Clear { user: String },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    Member,
+    Moderator,
+    Admin,
+}
+
+fn parse_ttl(value: &str) -> Result<Duration, String> {
+    api::config::parse_duration(value).ok_or_else(|| format!("not a duration: {value}"))
 }
 
 #[tokio::main]
@@ -51,6 +89,8 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate { down } => migrate(&config, down).await,
         Command::Seed { .. } => seed(config).await,
+        Command::Token { user, name, ttl } => token(&config, &user, name.as_deref(), ttl),
+        Command::Role { action } => role(config, action).await,
         Command::PrintSchema { .. } => Ok(()),
     };
     match result {
@@ -87,13 +127,46 @@ async fn migrate(config: &Config, down: bool) -> Result<(), BoxError> {
 
 async fn seed(config: Config) -> Result<(), BoxError> {
     database::migrate(&config.database.direct_url()).await?;
-    let metrics = Default::default();
-    let db = database::open(&config.database, &config.pool, &metrics).await?;
+    let db = database::open(&config.database, &config.pool, &Default::default()).await?;
     if service::seed::demo_if_empty(&db).await? {
         tracing::info!("seeded the demo forum");
     } else {
         tracing::info!("the database already has categories; nothing seeded");
     }
+    Ok(())
+}
+
+fn token(config: &Config, user: &str, name: Option<&str>, ttl: Duration) -> Result<(), BoxError> {
+    if !config.identity.is_local_dev() {
+        return Err(
+            "a Clerk key is configured: tokens come from Clerk, not from this command".into(),
+        );
+    }
+    let key = dev::load_or_create(&config.identity.dev_key_path)?;
+    let token = dev::mint(&key, user, name, ttl)?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{token}");
+    }
+    Ok(())
+}
+
+async fn role(config: Config, action: RoleAction) -> Result<(), BoxError> {
+    database::migrate(&config.database.direct_url()).await?;
+    let db = database::open(&config.database, &config.pool, &Default::default()).await?;
+    let (user, role) = match action {
+        RoleAction::Set { user, role } => (
+            user,
+            Some(match role {
+                RoleArg::Member => Role::Member,
+                RoleArg::Moderator => Role::Moderator,
+                RoleArg::Admin => Role::Admin,
+            }),
+        ),
+        RoleAction::Clear { user } => (user, None),
+    };
+    let row = service::user::set_role_override(&db, &user, role).await?;
+    tracing::info!(user = %row.id, role = ?row.effective_role(), "role set");
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::{HeaderName, HeaderValue, Method, Request, header},
-    routing::get,
+    routing::{get, post},
 };
 use tokio::net::TcpListener;
 use tower_http::{
@@ -18,6 +18,7 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
+    auth::{Auth, AuthSetupError},
     config::Config,
     database::{self, DatabaseError},
     graphql,
@@ -34,6 +35,10 @@ pub enum StartError {
     Listen { addr: SocketAddr, source: io::Error },
     #[error("CORS_ALLOWED_ORIGINS: {0:?} is not a valid origin")]
     Cors(String),
+    #[error(transparent)]
+    Auth(#[from] AuthSetupError),
+    #[error("CLERK_WEBHOOK_SECRET is not a svix secret (whsec_…): {0}")]
+    WebhookSecret(String),
 }
 
 pub struct App {
@@ -44,6 +49,18 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        // Configuration that can be refused without I/O is refused first.
+        let auth = Auth::new(&config.identity, config.listen_addr)?;
+        let webhook = config
+            .webhook_secret
+            .as_ref()
+            .map(|secret| svix::webhooks::Webhook::new(secret.expose()))
+            .transpose()
+            .map_err(|e| StartError::WebhookSecret(e.to_string()))?;
+        if webhook.is_none() {
+            tracing::warn!("CLERK_WEBHOOK_SECRET is not set: Clerk webhooks will be refused");
+        }
+        let cors = cors(&config.cors_origins)?;
         if config.database.is_postgres() {
             database::check_pooler(&config.database.url()).await?;
         }
@@ -65,11 +82,12 @@ impl App {
                 addr: config.listen_addr,
                 source,
             })?;
-        let cors = cors(&config.cors_origins)?;
         let state = AppState::new(Inner {
             schema: graphql::schema(&config.limits),
             db,
             metrics,
+            auth,
+            webhook,
             config,
         });
         let router = router(state.clone(), cors);
@@ -121,6 +139,7 @@ fn router(state: AppState, cors: CorsLayer) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))
+        .route("/webhooks/clerk", post(routes::webhook::clerk))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -1,6 +1,6 @@
 //! The one typed configuration, read from the environment (and `.env`) once at start.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use service::db::PoolOptions;
 
@@ -19,6 +19,39 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub limits: Limits,
     pub log_format: LogFormat,
+    pub identity: IdentityConfig,
+    /// `whsec_…`: verifies Clerk's webhooks; without it they are refused.
+    pub webhook_secret: Option<Secret<String>>,
+}
+
+/// How session tokens are verified.
+#[derive(Clone, Debug)]
+pub struct IdentityConfig {
+    /// `CLERK_JWT_KEY`: Clerk's PEM public key (no network needed).
+    pub jwt_key: Option<String>,
+    pub jwks_url: Option<String>,
+    /// `CLERK_ISSUER`: checked against `iss`; also locates the JWKS when no URL is given.
+    pub issuer: Option<String>,
+    pub authorized_parties: Vec<String>,
+    /// Least time between two JWKS fetches for unknown keys.
+    pub jwks_min_refresh: Duration,
+    /// Where the local development signing key lives (used only with no Clerk key).
+    pub dev_key_path: PathBuf,
+}
+
+impl IdentityConfig {
+    pub fn jwks_url(&self) -> Option<String> {
+        self.jwks_url.clone().or_else(|| {
+            self.issuer
+                .as_ref()
+                .map(|iss| format!("{}/.well-known/jwks.json", iss.trim_end_matches('/')))
+        })
+    }
+
+    /// True when tokens are verified with the server's own development key.
+    pub fn is_local_dev(&self) -> bool {
+        self.jwt_key.is_none() && self.jwks_url().is_none()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -54,6 +87,9 @@ impl DatabaseConfig {
         self.url().starts_with("postgres")
     }
 }
+
+/// The development signing key's file name, beside the embedded database.
+const DEV_KEY_FILE: &str = "forum-dev-key.pem";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -98,6 +134,10 @@ impl Config {
             }
         };
         let embedded = matches!(database, DatabaseConfig::Embedded { .. });
+        let dev_key_beside = match &database {
+            DatabaseConfig::Embedded { path } => PathBuf::from(path).with_file_name(DEV_KEY_FILE),
+            DatabaseConfig::Url { .. } => PathBuf::from(DEV_KEY_FILE),
+        };
         let defaults = PoolOptions::default();
         Ok(Self {
             migrate_on_start: env.parse("MIGRATE_ON_START", true, parse_bool)?,
@@ -164,6 +204,29 @@ impl Config {
                 "json" => Some(LogFormat::Json),
                 _ => None,
             })?,
+            identity: IdentityConfig {
+                // A PEM in one environment line often has its newlines escaped.
+                jwt_key: get("CLERK_JWT_KEY").map(|pem| pem.replace("\\n", "\n")),
+                jwks_url: get("CLERK_JWKS_URL"),
+                issuer: get("CLERK_ISSUER"),
+                authorized_parties: get("CLERK_AUTHORIZED_PARTIES")
+                    .map(|v| {
+                        v.split(',')
+                            .map(|o| o.trim().trim_end_matches('/').to_owned())
+                            .filter(|o| !o.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                jwks_min_refresh: env.parse(
+                    "CLERK_JWKS_MIN_REFRESH",
+                    Duration::from_secs(10),
+                    parse_duration,
+                )?,
+                dev_key_path: get("DEV_SIGNING_KEY_FILE")
+                    .map(PathBuf::from)
+                    .unwrap_or(dev_key_beside),
+            },
+            webhook_secret: get("CLERK_WEBHOOK_SECRET").map(Secret::new),
         })
     }
 }
@@ -237,6 +300,8 @@ mod tests {
         assert!(matches!(c.database, DatabaseConfig::Embedded { .. }));
         assert!(c.seed_demo && c.migrate_on_start);
         assert_eq!(c.listen_addr.to_string(), "127.0.0.1:8000");
+        assert!(c.identity.is_local_dev());
+        assert_eq!(c.identity.dev_key_path, PathBuf::from("forum-dev-key.pem"));
         Ok(())
     }
 
@@ -258,6 +323,40 @@ mod tests {
         assert_eq!(c.pool.acquire_timeout, Duration::from_millis(750));
         assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
         assert!(!format!("{c:?}").contains("pw"), "secrets must not print");
+        Ok(())
+    }
+
+    #[test]
+    fn reads_clerk_settings() -> Result<(), ConfigError> {
+        let c = config(&[
+            ("CLERK_ISSUER", "https://clerk.example.com/"),
+            (
+                "CLERK_AUTHORIZED_PARTIES",
+                "https://app.example, http://localhost:3000",
+            ),
+            ("CLERK_WEBHOOK_SECRET", "whsec_c2VjcmV0"),
+        ])?;
+        assert!(!c.identity.is_local_dev());
+        assert_eq!(
+            c.identity.jwks_url().as_deref(),
+            Some("https://clerk.example.com/.well-known/jwks.json")
+        );
+        assert_eq!(
+            c.identity.authorized_parties,
+            ["https://app.example", "http://localhost:3000"]
+        );
+        assert!(
+            !format!("{c:?}").contains("c2VjcmV0"),
+            "the webhook secret must not print"
+        );
+        let pem = config(&[(
+            "CLERK_JWT_KEY",
+            "-----BEGIN PUBLIC KEY-----\\nAB\\n-----END",
+        )])?;
+        assert_eq!(
+            pem.identity.jwt_key.as_deref(),
+            Some("-----BEGIN PUBLIC KEY-----\nAB\n-----END")
+        );
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! readiness and metrics.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod database;
 pub mod graphql;

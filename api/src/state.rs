@@ -4,7 +4,7 @@ use std::{ops::Deref, sync::Arc};
 
 use sea_orm::DatabaseConnection;
 
-use crate::{config::Config, graphql::ForumSchema, metrics::Metrics};
+use crate::{auth::Auth, config::Config, graphql::ForumSchema, metrics::Metrics};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -14,6 +14,9 @@ pub struct Inner {
     pub db: DatabaseConnection,
     pub schema: ForumSchema,
     pub metrics: Arc<Metrics>,
+    pub auth: Auth,
+    /// Verifies Clerk's webhooks; `None` when no secret is configured.
+    pub webhook: Option<svix::webhooks::Webhook>,
 }
 
 impl AppState {

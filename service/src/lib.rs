@@ -13,6 +13,7 @@ pub mod pooler;
 pub mod reply;
 pub mod seed;
 mod sql;
+pub mod sync;
 pub mod thread;
 pub mod user;
 pub mod validate;

@@ -1,9 +1,9 @@
 //! Users: lookups. A tombstoned user is still returned; callers decide what a ghost shows.
 
-use entity::user;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use entity::user::{self, Role};
+use sea_orm::{ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::Result;
+use crate::{Error, Result, clock, sql::Sql};
 
 pub use user::Model as User;
 
@@ -32,4 +32,61 @@ pub fn display_name(user: &User) -> Option<String> {
     } else {
         Some(full)
     }
+}
+
+/// The row of a signed-in user whose webhook may not have arrived yet: created from the
+/// token's subject (with `name`, if the token carries one) when missing. A tombstone is
+/// returned as it is, never brought back.
+pub async fn provision(db: &impl ConnectionTrait, id: &str, name: Option<&str>) -> Result<User> {
+    if let Some(user) = by_id(db, id).await? {
+        return Ok(user);
+    }
+    let now = clock::now();
+    let mut sql = Sql::new(db.get_database_backend());
+    // No source version: any webhook for this user is newer than this row.
+    sql.push("INSERT INTO \"user\" (id, first_name, role, created_at, updated_at) VALUES (")
+        .bind(id.to_owned())
+        .push(", ")
+        .bind(name.map(str::to_owned))
+        .push(", ")
+        .bind(Role::Member.to_value())
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(") ON CONFLICT (id) DO NOTHING");
+    db.execute_raw(sql.statement()).await?;
+    by_id(db, id).await?.ok_or(Error::NotFound("user"))
+}
+
+/// Sets (or with `None`, clears) the role an operator gives a user, which wins over the
+/// role Clerk's metadata gives. Creates the row if the user never signed in, so that an
+/// instance can be bootstrapped before its first admin arrives.
+pub async fn set_role_override(
+    db: &impl ConnectionTrait,
+    id: &str,
+    role: Option<Role>,
+) -> Result<User> {
+    let now = clock::now();
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("INSERT INTO \"user\" (id, role, role_override, created_at, updated_at) VALUES (")
+        .bind(id.to_owned())
+        .push(", ")
+        .bind(Role::Member.to_value())
+        .push(", ")
+        .bind(role.map(|r| r.to_value()))
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(
+            ") ON CONFLICT (id) DO UPDATE SET role_override = excluded.role_override, \
+             updated_at = excluded.updated_at WHERE \"user\".deleted_at IS NULL",
+        );
+    db.execute_raw(sql.statement()).await?;
+    let user = by_id(db, id).await?.ok_or(Error::NotFound("user"))?;
+    if user.is_deleted() {
+        return Err(Error::forbidden("this account was deleted"));
+    }
+    Ok(user)
 }

@@ -219,14 +219,33 @@ pub struct TestApp {
     pub database: Option<TestDb>,
 }
 
+/// The svix secret test apps verify webhooks with.
+pub const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The local development key of this test process (shared: one RSA key generation).
+pub fn dev_key_path() -> PathBuf {
+    std::env::temp_dir().join(format!("forum-test-dev-key-{}.pem", std::process::id()))
+}
+
+/// A session token for `user`, signed with the development key the test apps trust.
+pub fn token(user: &str) -> String {
+    let key = api::auth::dev::load_or_create(&dev_key_path()).unwrap();
+    api::auth::dev::mint(&key, user, None, std::time::Duration::from_secs(600)).unwrap()
+}
+
+/// The configuration of a test app on `url`; `extra` adds or overrides variables (an
+/// empty value unsets one).
 pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
+    let key = dev_key_path();
     let mut vars: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), url.into()),
         ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
         ("SEED_DEMO".into(), "false".into()),
+        ("DEV_SIGNING_KEY_FILE".into(), key.display().to_string()),
+        ("CLERK_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into()),
     ]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Config::from_lookup(|k| vars.get(k).cloned()).unwrap()
+    Config::from_lookup(|k| vars.get(k).cloned().filter(|v| !v.is_empty())).unwrap()
 }
 
 impl TestApp {

@@ -1,6 +1,9 @@
 //! `POST /graphql` runs any operation; `GET /graphql` runs queries from the URL, or
 //! serves GraphiQL when there is none.
 
+use crate::{
+    auth::ViewerError, graphql, metrics::count_statements, routes::graphiql, state::AppState,
+};
 use async_graphql::{
     BatchRequest, BatchResponse, Request, Variables,
     parser::{parse_query, types::OperationType},
@@ -12,9 +15,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use service::Viewer;
-
-use crate::{graphql, metrics::count_statements, routes::graphiql, state::AppState};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
@@ -95,9 +95,29 @@ pub async fn get(
 }
 
 async fn run(state: &AppState, headers: &HeaderMap, request: BatchRequest) -> Response {
-    let viewer = Viewer::Anonymous;
+    let (viewer, statements) = count_statements(state.auth.viewer(&state.db, headers)).await;
+    let viewer = match viewer {
+        Ok(viewer) => viewer,
+        Err(ViewerError::Unauthenticated(message)) => {
+            let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &message);
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+            return response;
+        }
+        Err(ViewerError::Unavailable(e)) => {
+            tracing::error!(error = %e, "cannot resolve the viewer");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "INTERNAL_SERVER_ERROR",
+                "the service is temporarily unavailable, try again",
+            );
+        }
+    };
     let work = graphql::execute(&state.schema, &state.db, &viewer, request);
-    let (response, statements) = count_statements(work).await;
+    let (response, executed) = count_statements(work).await;
+    let statements = statements + executed;
     let errors = match &response {
         BatchResponse::Single(r) => r.errors.len(),
         BatchResponse::Batch(rs) => rs.iter().map(|r| r.errors.len()).sum(),
@@ -128,8 +148,13 @@ fn json(request: &HeaderMap, body: &BatchResponse) -> Response {
 
 /// A request that is not GraphQL at all, answered in GraphQL's error shape.
 fn bad_request(status: StatusCode, message: &str) -> Response {
+    error(status, "BAD_REQUEST", message)
+}
+
+/// A request refused before the schema ran, answered in GraphQL's error shape.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }]
+        "errors": [{ "message": message, "extensions": { "code": code } }]
     });
     (status, axum::Json(body)).into_response()
 }

@@ -1,0 +1,110 @@
+//! Clerk's signing keys from its JWKS endpoint: fetched with a timeout, cached, refreshed
+//! when a token names a key the cache lacks (at most once per interval, so a flood of
+//! made-up `kid`s cannot hammer Clerk), and kept when a refresh fails.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use jsonwebtoken::{DecodingKey, jwk::JwkSet};
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_BODY: usize = 1 << 20;
+
+pub struct Jwks {
+    url: String,
+    client: HttpsClient,
+    keys: RwLock<Arc<HashMap<String, Arc<DecodingKey>>>>,
+    /// When the last fetch started; held across the fetch so refreshes never overlap.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    min_interval: Duration,
+}
+
+impl Jwks {
+    pub fn new(url: String, min_interval: Duration) -> Result<Self, rustls::Error> {
+        Ok(Self {
+            url,
+            client: client()?,
+            keys: RwLock::new(Arc::default()),
+            last_fetch: tokio::sync::Mutex::new(None),
+            min_interval,
+        })
+    }
+
+    /// The key named `kid`, refreshing the set once if it is unknown.
+    pub async fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        if let Some(key) = self.cached(kid) {
+            return Some(key);
+        }
+        self.refresh().await;
+        self.cached(kid)
+    }
+
+    fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        let keys = self.keys.read().map(|k| k.clone()).unwrap_or_default();
+        keys.get(kid).cloned()
+    }
+
+    async fn refresh(&self) {
+        let mut last = self.last_fetch.lock().await;
+        if last.is_some_and(|at| at.elapsed() < self.min_interval) {
+            return;
+        }
+        *last = Some(Instant::now());
+        match tokio::time::timeout(FETCH_TIMEOUT, self.fetch()).await {
+            Ok(Ok(keys)) => {
+                tracing::info!(keys = keys.len(), "JWKS refreshed");
+                if let Ok(mut current) = self.keys.write() {
+                    *current = Arc::new(keys);
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "JWKS refresh failed; keeping cached keys"),
+            Err(_) => tracing::warn!("JWKS refresh timed out; keeping cached keys"),
+        }
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+        let uri: hyper::Uri = self.url.parse().map_err(|e| format!("bad JWKS URL: {e}"))?;
+        let response = self.client.get(uri).await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("JWKS endpoint answered {}", response.status()));
+        }
+        let body = Limited::new(response.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        let set: JwkSet = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        Ok(set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                let key = DecodingKey::from_jwk(jwk).ok()?;
+                Some((kid, Arc::new(key)))
+            })
+            .collect())
+    }
+}
+
+fn client() -> Result<HttpsClient, rustls::Error> {
+    // Name the crypto provider: two are linked in (ring via sqlx, aws-lc-rs via svix), so
+    // rustls cannot pick a process default by itself. Mozilla's roots are compiled in.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(provider)?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}

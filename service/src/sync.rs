@@ -1,0 +1,241 @@
+//! Mirroring Clerk's user events into the `user` table.
+//!
+//! Every event is one statement that applies only if it is newer than what the row holds,
+//! so duplicate, out-of-order and concurrent deliveries converge to the newest event:
+//! - `user.created` / `user.updated` are ordered by Clerk's `data.updated_at` (epoch ms);
+//! - `user.deleted` carries no `updated_at`; it turns the row into a tombstone (personal
+//!   data erased, `deleted_at` = the envelope's `timestamp`). Clerk never reuses a user id,
+//!   so a tombstone is final: no later delivery, however its clock reads, brings the user
+//!   back, and a delete that arrives first leaves a tombstone for the others to meet.
+
+use chrono::{DateTime, Utc};
+use entity::user::Role;
+use sea_orm::{ActiveEnum, ConnectionTrait, Value};
+use serde::Deserialize;
+
+use crate::{Error, Result, clock, sql::Sql};
+
+/// The envelope of a Clerk webhook event.
+#[derive(Debug, Deserialize)]
+pub struct ClerkEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub data: serde_json::Value,
+    /// When Clerk emitted the event (epoch ms).
+    pub timestamp: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ClerkUser {
+    id: String,
+    username: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    image_url: Option<String>,
+    #[serde(default)]
+    email_addresses: Vec<EmailAddress>,
+    primary_email_address_id: Option<String>,
+    #[serde(default)]
+    public_metadata: serde_json::Value,
+    created_at: Option<i64>,
+    updated_at: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EmailAddress {
+    id: String,
+    email_address: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeletedUser {
+    id: String,
+}
+
+/// What an event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The row now reflects this event.
+    Applied,
+    /// The row already reflects this event or a newer one (or is a tombstone).
+    Stale,
+    /// Not a user event.
+    Ignored,
+}
+
+impl ClerkEvent {
+    pub fn parse(body: &[u8]) -> Result<Self> {
+        serde_json::from_slice(body)
+            .map_err(|e| Error::invalid("body", format!("not a Clerk event: {e}")))
+    }
+}
+
+/// Applies one event. `received_ms` orders a deletion that lacks an envelope timestamp.
+#[tracing::instrument(skip_all, fields(kind = %event.kind))]
+pub async fn apply(
+    db: &impl ConnectionTrait,
+    event: &ClerkEvent,
+    received_ms: i64,
+) -> Result<Outcome> {
+    let applied = match event.kind.as_str() {
+        "user.created" | "user.updated" => {
+            let user: ClerkUser = data(event)?;
+            let version = user.updated_at.or(event.timestamp).unwrap_or(received_ms);
+            upsert(db, &user, version).await?
+        }
+        "user.deleted" => {
+            let user: DeletedUser = data(event)?;
+            tombstone(
+                db,
+                &valid_id(&user.id)?,
+                event.timestamp.unwrap_or(received_ms),
+            )
+            .await?
+        }
+        _ => return Ok(Outcome::Ignored),
+    };
+    Ok(if applied {
+        Outcome::Applied
+    } else {
+        Outcome::Stale
+    })
+}
+
+fn data<T: serde::de::DeserializeOwned>(event: &ClerkEvent) -> Result<T> {
+    serde_json::from_value(event.data.clone())
+        .map_err(|e| Error::invalid("data", format!("not a Clerk user: {e}")))
+}
+
+fn valid_id(id: &str) -> Result<String> {
+    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+        return Err(Error::invalid("data.id", "not a Clerk user id"));
+    }
+    Ok(id.to_owned())
+}
+
+/// The role that `public_metadata.role` grants.
+fn role(metadata: &serde_json::Value) -> Role {
+    match metadata.get("role").and_then(|r| r.as_str()) {
+        Some("admin") => Role::Admin,
+        Some("moderator") => Role::Moderator,
+        _ => Role::Member,
+    }
+}
+
+fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
+    clock::from_micros(ms.checked_mul(1000)?)
+}
+
+async fn upsert(db: &impl ConnectionTrait, user: &ClerkUser, version: i64) -> Result<bool> {
+    let id = valid_id(&user.id)?;
+    let email = user.primary_email_address_id.as_ref().and_then(|primary| {
+        user.email_addresses
+            .iter()
+            .find(|e| &e.id == primary)
+            .map(|e| e.email_address.clone())
+    });
+    let now = clock::now();
+    let created = user.created_at.and_then(from_ms).unwrap_or(now);
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push(
+        "INSERT INTO \"user\" (id, email, username, first_name, last_name, image_url, role, \
+         source_version, created_at, updated_at) VALUES (",
+    );
+    let values: [Value; 10] = [
+        id.into(),
+        email.into(),
+        user.username.clone().into(),
+        user.first_name.clone().into(),
+        user.last_name.clone().into(),
+        user.image_url.clone().into(),
+        role(&user.public_metadata).to_value().into(),
+        version.into(),
+        created.into(),
+        now.into(),
+    ];
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(value);
+    }
+    sql.push(
+        ") ON CONFLICT (id) DO UPDATE SET email = excluded.email, username = excluded.username, \
+         first_name = excluded.first_name, last_name = excluded.last_name, \
+         image_url = excluded.image_url, role = excluded.role, \
+         source_version = excluded.source_version, created_at = excluded.created_at, \
+         updated_at = excluded.updated_at \
+         WHERE \"user\".deleted_at IS NULL AND (\"user\".source_version IS NULL \
+         OR \"user\".source_version < excluded.source_version) RETURNING id",
+    );
+    Ok(db.query_one_raw(sql.statement()).await?.is_some())
+}
+
+async fn tombstone(db: &impl ConnectionTrait, id: &str, deleted_ms: i64) -> Result<bool> {
+    let deleted = from_ms(deleted_ms).unwrap_or_else(clock::now);
+    let mut sql = Sql::new(db.get_database_backend());
+    // Only the id and the deletion time survive; the other columns are emptied.
+    sql.push("INSERT INTO \"user\" (id, role, source_version, deleted_at, created_at, updated_at) VALUES (")
+        .bind(id.to_owned())
+        .push(", ")
+        .bind(Role::Member.to_value())
+        .push(", ")
+        .bind(deleted_ms)
+        .push(", ")
+        .bind(deleted)
+        .push(", ")
+        .bind(deleted)
+        .push(", ")
+        .bind(deleted)
+        .push(
+            ") ON CONFLICT (id) DO UPDATE SET email = NULL, username = NULL, first_name = NULL, \
+             last_name = NULL, image_url = NULL, role = excluded.role, role_override = NULL, \
+             source_version = excluded.source_version, deleted_at = excluded.deleted_at, \
+             created_at = excluded.created_at, updated_at = excluded.updated_at \
+             WHERE \"user\".deleted_at IS NULL RETURNING id",
+        );
+    Ok(db.query_one_raw(sql.statement()).await?.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_from_public_metadata() {
+        let role_of = |v: serde_json::Value| role(&v);
+        assert_eq!(role_of(serde_json::json!({ "role": "admin" })), Role::Admin);
+        assert_eq!(
+            role_of(serde_json::json!({ "role": "moderator" })),
+            Role::Moderator
+        );
+        assert_eq!(
+            role_of(serde_json::json!({ "role": "owner" })),
+            Role::Member
+        );
+        assert_eq!(role_of(serde_json::json!({ "role": 1 })), Role::Member);
+        assert_eq!(role_of(serde_json::Value::Null), Role::Member);
+    }
+
+    #[test]
+    fn parses_envelopes_and_refuses_garbage() {
+        let event = ClerkEvent::parse(
+            br#"{"type":"user.deleted","data":{"id":"user_1","deleted":true},"timestamp":5}"#,
+        );
+        assert!(matches!(
+            event,
+            Ok(ClerkEvent {
+                timestamp: Some(5),
+                ..
+            })
+        ));
+        assert!(ClerkEvent::parse(b"[]").is_err());
+        assert!(ClerkEvent::parse(b"\xff").is_err());
+        assert!(
+            valid_id("").is_err()
+                && valid_id(&"x".repeat(129)).is_err()
+                && valid_id("a\nb").is_err()
+        );
+    }
+}
