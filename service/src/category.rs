@@ -1,13 +1,17 @@
 //! Categories: lookups and the listing.
 
 use entity::category;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, TransactionSession, TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::{
-    Result,
+    Error, Result, Viewer, clock, db,
     keyset::{self, Listing},
     page::{Key, KeyKind, Ordering, Page, SortKey, Window},
+    permissions, validate,
 };
 
 pub use category::Model as Category;
@@ -56,4 +60,39 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Categ
         .filter(category::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?)
+}
+
+/// A category to create.
+#[derive(Clone, Debug)]
+pub struct NewCategory {
+    pub slug: String,
+    pub name: String,
+}
+
+/// Creates a category (admins only). A taken slug is a `Conflict`.
+#[tracing::instrument(skip_all, fields(slug = %input.slug))]
+pub async fn create<C>(db: &C, viewer: &Viewer, input: NewCategory) -> Result<Category>
+where
+    C: TransactionTrait + ConnectionTrait,
+{
+    permissions::create_category(viewer)?;
+    let slug = validate::slug("slug", &input.slug)?;
+    let name = validate::text("name", &input.name, validate::CATEGORY_NAME_LEN)?;
+    let txn = db::begin_write(db).await?;
+    let category = Category {
+        id: Uuid::now_v7(),
+        slug,
+        name,
+        created_at: clock::now(),
+        thread_count: 0,
+    }
+    .into_active_model()
+    .insert(&txn)
+    .await
+    .map_err(|e| match Error::from(e) {
+        Error::Conflict(_) => Error::Conflict("a category with this slug exists".to_owned()),
+        other => other,
+    })?;
+    txn.commit().await?;
+    Ok(category)
 }

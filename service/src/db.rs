@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -62,10 +62,13 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
     Database::connect(options).await
 }
 
-/// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
-/// (`IMMEDIATE`), so two writers queue on the busy timeout instead of one failing when
-/// it upgrades a read lock.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+/// Begins a transaction that will write (a savepoint inside one already open). On SQLite
+/// it takes the write lock at `BEGIN` (`IMMEDIATE`), so two writers queue on the busy
+/// timeout instead of one failing when it upgrades a read lock.
+pub async fn begin_write<C>(db: &C) -> Result<C::Transaction, DbErr>
+where
+    C: TransactionTrait + ConnectionTrait,
+{
     let sqlite_transaction_mode = (db.get_database_backend() == DbBackend::Sqlite)
         .then_some(SqliteTransactionMode::Immediate);
     db.begin_with_options(TransactionOptions {

@@ -248,3 +248,41 @@ pub async fn bulk_threads(
         .unwrap();
     threads
 }
+
+/// Checks every counter against a fresh aggregate over the rows it summarizes.
+pub async fn assert_counters_exact(db: &DatabaseConnection) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let checks = [
+        (
+            "categories.thread_count",
+            "SELECT COUNT(*) AS n FROM categories c WHERE c.thread_count <> \
+             (SELECT COUNT(*) FROM threads t WHERE t.category_id = c.id)",
+        ),
+        (
+            "threads.reply_count",
+            "SELECT COUNT(*) AS n FROM threads t WHERE t.reply_count <> \
+             (SELECT COUNT(*) FROM thread_replies r WHERE r.thread_id = t.id)",
+        ),
+        (
+            "threads.last_activity_at",
+            "SELECT COUNT(*) AS n FROM threads t WHERE t.last_activity_at <> \
+             (SELECT MAX(r.created_at) FROM thread_replies r WHERE r.thread_id = t.id)",
+        ),
+        (
+            "thread_replies tallies",
+            "SELECT COUNT(*) AS n FROM thread_replies r WHERE \
+             r.upvotes <> (SELECT COUNT(*) FROM reply_votes v WHERE v.reply_id = r.id AND v.value = 1) \
+             OR r.downvotes <> (SELECT COUNT(*) FROM reply_votes v WHERE v.reply_id = r.id AND v.value = -1) \
+             OR r.score <> (SELECT COALESCE(SUM(v.value), 0) FROM reply_votes v WHERE v.reply_id = r.id)",
+        ),
+    ];
+    for (what, sql) in checks {
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        let wrong: i64 = row.try_get("", "n").unwrap();
+        assert_eq!(wrong, 0, "{what} differs from the rows it counts");
+    }
+}

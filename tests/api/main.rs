@@ -6,7 +6,9 @@
 
 #[macro_use]
 mod helpers;
+mod authz;
 mod binary;
+mod concurrency;
 mod fixtures;
 mod host;
 mod identity;
@@ -17,3 +19,4 @@ mod read;
 mod schema;
 mod statements;
 mod webhook;
+mod writes;

@@ -52,6 +52,9 @@ pub struct CategoryStatusCountKey(pub Uuid, pub Status);
 pub struct AuthorThreadCountKey(pub String);
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AuthorReplyCountKey(pub String);
+/// Whether someone other than its author posted in a thread.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OthersRepliedKey(pub Uuid);
 /// The signed-in viewer's vote on a reply.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ViewerVoteKey(pub Uuid);
@@ -250,6 +253,20 @@ impl Loader<ViewerVoteKey> for ForumLoader {
         Ok(votes
             .into_iter()
             .map(|(id, v)| (ViewerVoteKey(id), v))
+            .collect())
+    }
+}
+
+impl Loader<OthersRepliedKey> for ForumLoader {
+    type Value = bool;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[OthersRepliedKey]) -> Loaded<OthersRepliedKey, bool> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let replied = thread::others_replied(&self.db, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| (OthersRepliedKey(id), replied.contains(&id)))
             .collect())
     }
 }

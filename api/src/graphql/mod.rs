@@ -9,6 +9,7 @@ mod enums;
 pub mod error;
 mod id;
 mod loader;
+mod mutation;
 mod node;
 mod reply;
 mod thread;
@@ -17,14 +18,14 @@ mod user;
 use std::time::Duration;
 
 use async_graphql::{
-    BatchRequest, BatchResponse, EmptyMutation, EmptySubscription, MergedObject, Schema,
-    dataloader::DataLoader,
+    BatchRequest, BatchResponse, EmptySubscription, MergedObject, Schema, dataloader::DataLoader,
 };
 use sea_orm::DatabaseConnection;
 use service::Viewer;
 
 pub use id::NodeId;
 use loader::ForumLoader;
+use mutation::Mutation;
 
 /// The query root, merged from one part per domain.
 #[derive(MergedObject, Default)]
@@ -35,7 +36,7 @@ pub struct Query(
     node::NodeQuery,
 );
 
-pub type ForumSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type ForumSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Limits on what one query may ask for.
 #[derive(Clone, Debug)]
@@ -55,7 +56,7 @@ impl Default for Limits {
 
 /// Builds the schema; no I/O, so `print-schema` and tests can build it anywhere.
 pub fn schema(limits: &Limits) -> ForumSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .finish()

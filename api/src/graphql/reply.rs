@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use service::reply;
+use service::{permissions, reply};
 
 use super::{
     context::{loader, viewer},
@@ -85,5 +85,20 @@ impl Reply {
             .await
             .gql()?;
         Ok(value.and_then(VoteValue::from_value))
+    }
+
+    /// Whether the signed-in user may change the text.
+    async fn viewer_can_edit(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(permissions::edit_reply(viewer(ctx)?, &self.0).is_ok())
+    }
+
+    /// Whether the signed-in user may delete the reply.
+    async fn viewer_can_delete(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(permissions::delete_reply(viewer(ctx)?, &self.0).is_ok())
+    }
+
+    /// Whether the signed-in user may vote on the reply (not on their own).
+    async fn viewer_can_vote(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(permissions::vote(viewer(ctx)?, &self.0).is_ok())
     }
 }

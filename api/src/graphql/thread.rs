@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use service::{
+    permissions,
     reply::{ReplyOrder as ServiceReplyOrder, ThreadReplies},
     thread,
 };
@@ -10,11 +11,11 @@ use service::{
 use super::{
     category::Category,
     connection::{ForumConnection, TotalSource, connection, or_empty, request},
-    context::loader,
+    context::{loader, viewer},
     enums::{ReplyOrder, ThreadStatus},
     error::{ServiceResultExt, gql},
     id::NodeId,
-    loader::{CategoryKey, ThreadKey, ThreadRepliesKey},
+    loader::{CategoryKey, OthersRepliedKey, ThreadKey, ThreadRepliesKey},
     reply::Reply,
     user::{User, author},
 };
@@ -98,6 +99,34 @@ impl Thread {
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::Known(self.0.reply_count.into());
         Ok(connection(&page, total, Reply))
+    }
+
+    /// Whether the signed-in user may reply (false when signed out or locked).
+    async fn viewer_can_reply(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(permissions::reply(viewer(ctx)?, &self.0).is_ok())
+    }
+
+    /// Whether the signed-in user may lock, unlock, pin and unpin this thread.
+    async fn viewer_can_moderate(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(permissions::moderate(viewer(ctx)?).is_ok())
+    }
+
+    /// Whether the signed-in user may change the title.
+    async fn viewer_can_edit(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(permissions::edit_thread(viewer(ctx)?, &self.0).is_ok())
+    }
+
+    /// Whether the signed-in user may delete the thread.
+    async fn viewer_can_delete(&self, ctx: &Context<'_>) -> Result<bool> {
+        let viewer = viewer(ctx)?;
+        // Whether others replied matters only to the author who is not a moderator.
+        let others = if viewer.is(&self.0.author_id) && !viewer.is_moderator() {
+            let key = OthersRepliedKey(self.0.id);
+            loader(ctx)?.load_one(key).await.gql()?.unwrap_or(false)
+        } else {
+            false
+        };
+        Ok(permissions::delete_thread(viewer, &self.0, others).is_ok())
     }
 }
 

@@ -1,4 +1,8 @@
-//! Replies: lookups and listings.
+//! Replies: lookups and listings; adding, editing and deleting them.
+
+mod write;
+
+pub use write::{add, delete, edit};
 
 use std::collections::HashMap;
 

@@ -1,4 +1,10 @@
-//! Threads: lookups and listings.
+//! Threads: lookups and listings; starting, editing, deleting and moderating them.
+
+mod moderate;
+mod write;
+
+pub use moderate::{set_pinned, set_status};
+pub use write::{NewThread, create, delete, edit, others_replied};
 
 use std::collections::HashMap;
 

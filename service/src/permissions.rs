@@ -1,0 +1,111 @@
+//! Who may do what. Each rule is one function used both by the mutation it guards and by
+//! the `viewerCan*` field that announces it, so the two cannot disagree. An anonymous
+//! viewer gets `Unauthenticated`; a signed-in one who may not, `Forbidden` with the reason.
+
+use entity::thread::Status;
+
+use crate::{Error, Result, Viewer, reply::Reply, thread::Thread};
+
+fn signed_in<'a>(viewer: &'a Viewer, action: &str) -> Result<&'a str> {
+    viewer
+        .user_id()
+        .ok_or_else(|| Error::Unauthenticated(format!("sign in to {action}")))
+}
+
+pub fn create_category(viewer: &Viewer) -> Result<()> {
+    signed_in(viewer, "create a category")?;
+    if !viewer.is_admin() {
+        return Err(Error::forbidden("only an admin can create a category"));
+    }
+    Ok(())
+}
+
+pub fn create_thread(viewer: &Viewer) -> Result<()> {
+    signed_in(viewer, "start a thread").map(drop)
+}
+
+pub fn reply(viewer: &Viewer, thread: &Thread) -> Result<()> {
+    signed_in(viewer, "reply")?;
+    if thread.status == Status::Locked {
+        return Err(Error::forbidden(
+            "this thread is locked: it takes no new replies",
+        ));
+    }
+    Ok(())
+}
+
+/// Lock, unlock, pin and unpin.
+pub fn moderate(viewer: &Viewer) -> Result<()> {
+    signed_in(viewer, "moderate")?;
+    if !viewer.is_moderator() {
+        return Err(Error::forbidden("only a moderator or an admin can do this"));
+    }
+    Ok(())
+}
+
+pub fn edit_thread(viewer: &Viewer, thread: &Thread) -> Result<()> {
+    let id = signed_in(viewer, "edit a thread")?;
+    if id != thread.author_id && !viewer.is_moderator() {
+        return Err(Error::forbidden(
+            "only the thread's author or a moderator can edit it",
+        ));
+    }
+    Ok(())
+}
+
+/// `others_replied`: someone other than the author has posted in the thread.
+pub fn delete_thread(viewer: &Viewer, thread: &Thread, others_replied: bool) -> Result<()> {
+    let id = signed_in(viewer, "delete a thread")?;
+    if viewer.is_moderator() {
+        return Ok(());
+    }
+    if id != thread.author_id {
+        return Err(Error::forbidden(
+            "only the thread's author or a moderator can delete it",
+        ));
+    }
+    if others_replied {
+        return Err(Error::forbidden(
+            "others have replied: only a moderator can delete this thread now",
+        ));
+    }
+    Ok(())
+}
+
+pub fn edit_reply(viewer: &Viewer, reply: &Reply) -> Result<()> {
+    let id = signed_in(viewer, "edit a reply")?;
+    if reply.is_deleted() {
+        return Err(Error::forbidden("this reply was deleted"));
+    }
+    if id != reply.author_id && !viewer.is_moderator() {
+        return Err(Error::forbidden(
+            "only the reply's author or a moderator can edit it",
+        ));
+    }
+    Ok(())
+}
+
+pub fn delete_reply(viewer: &Viewer, reply: &Reply) -> Result<()> {
+    let id = signed_in(viewer, "delete a reply")?;
+    if reply.is_deleted() {
+        return Err(Error::forbidden("this reply is already deleted"));
+    }
+    if id != reply.author_id && !viewer.is_moderator() {
+        return Err(Error::forbidden(
+            "only the reply's author or a moderator can delete it",
+        ));
+    }
+    Ok(())
+}
+
+/// Cast or retract a vote.
+pub fn vote(viewer: &Viewer, reply: &Reply) -> Result<()> {
+    let id = signed_in(viewer, "vote")?;
+    if id == reply.author_id {
+        return Err(Error::forbidden("you cannot vote on your own reply"));
+    }
+    if reply.is_deleted() {
+        return Err(Error::forbidden("this reply was deleted"));
+    }
+    Ok(())
+}
