@@ -8,7 +8,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    Error, Result, Viewer, clock, db,
+    Error, Result, Viewer,
+    any::any_of,
+    clock, db,
     keyset::{self, Listing},
     page::{Key, KeyKind, Ordering, Page, SortKey, Window},
     permissions, validate,
@@ -57,7 +59,11 @@ pub async fn by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<Cat
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Category>> {
     Ok(category::Entity::find()
-        .filter(category::Column::Id.is_in(ids.iter().copied()))
+        .filter(any_of(
+            db.get_database_backend(),
+            category::Column::Id,
+            ids.to_vec(),
+        ))
         .all(db)
         .await?)
 }

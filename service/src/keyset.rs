@@ -1,10 +1,12 @@
 //! Keyset page queries. A page is one index range scan: `WHERE <scope> AND <rows past the
 //! cursor> ORDER BY <keys> LIMIT n + 1`. Pages of many parents (the five latest threads
-//! of every category) are one statement: a `UNION ALL` of such scans, one per parent.
+//! of every category) are one statement: on Postgres a `LATERAL` join over the array of
+//! parents (one short statement whatever their number, so its plan is cached), on SQLite
+//! a `UNION ALL` of the per-parent scans.
 
 use std::{collections::HashMap, hash::Hash};
 
-use sea_orm::{ConnectionTrait, FromQueryResult, Value};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
 
 use crate::{
     Result, clock,
@@ -34,6 +36,7 @@ pub(crate) async fn pages_by_parent<T, P>(
 where
     T: FromQueryResult + Send + Sync,
     P: Clone + Eq + Hash + Into<Value>,
+    Vec<P>: Into<Value>,
 {
     let mut unique: Vec<P> = Vec::with_capacity(parents.len());
     for parent in parents {
@@ -43,27 +46,42 @@ where
     }
     let mut pages: HashMap<P, Vec<T>> = HashMap::with_capacity(unique.len());
     if !unique.is_empty() {
-        let mut sql = Sql::new(db.get_database_backend());
-        if let [parent] = unique.as_slice() {
-            branch(
-                &mut sql,
-                listing,
-                Some((parent_column, parent.clone())),
-                window,
-            );
-        } else {
-            for (i, parent) in unique.iter().enumerate() {
-                if i > 0 {
-                    sql.push(" UNION ALL ");
-                }
-                sql.push("SELECT * FROM (");
+        let backend = db.get_database_backend();
+        let mut sql = Sql::new(backend);
+        match unique.as_slice() {
+            [parent] => {
                 branch(
                     &mut sql,
                     listing,
-                    Some((parent_column, parent.clone())),
+                    Scope::Is(parent_column, parent.clone().into()),
                     window,
                 );
-                sql.push(&format!(") AS p{i}"));
+            }
+            [first, ..] if backend == DbBackend::Postgres => {
+                let element = match first.clone().into() {
+                    Value::Uuid(_) => "uuid",
+                    _ => "text",
+                };
+                sql.push("SELECT t.* FROM unnest(")
+                    .bind(unique.clone())
+                    .push(&format!("::{element}[]) AS p(parent) CROSS JOIN LATERAL ("));
+                branch(&mut sql, listing, Scope::Outer(parent_column), window);
+                sql.push(") AS t");
+            }
+            _ => {
+                for (i, parent) in unique.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" UNION ALL ");
+                    }
+                    sql.push("SELECT * FROM (");
+                    branch(
+                        &mut sql,
+                        listing,
+                        Scope::Is(parent_column, parent.clone().into()),
+                        window,
+                    );
+                    sql.push(&format!(") AS p{i}"));
+                }
             }
         }
         for row in T::find_by_statement(sql.statement()).all(db).await? {
@@ -90,23 +108,33 @@ where
     T: FromQueryResult + Send + Sync,
 {
     let mut sql = Sql::new(db.get_database_backend());
-    branch::<T, Value>(&mut sql, listing, None, window);
+    branch(&mut sql, listing, Scope::All, window);
     let rows = T::find_by_statement(sql.statement()).all(db).await?;
     Ok(Page::from_rows(rows, window, listing.ordering))
 }
 
-fn branch<T, P: Into<Value>>(
-    sql: &mut Sql,
-    listing: &Listing<'_, T>,
-    parent: Option<(&'static str, P)>,
-    window: &Window,
-) {
+/// Which rows of the table a page ranges over.
+enum Scope {
+    All,
+    /// `column = value`.
+    Is(&'static str, Value),
+    /// `column = p.parent`, the parent of a `LATERAL` join.
+    Outer(&'static str),
+}
+
+fn branch<T>(sql: &mut Sql, listing: &Listing<'_, T>, scope: Scope, window: &Window) {
     sql.push("SELECT * FROM ")
         .push(listing.table)
         .push(" WHERE ");
     let mut and = Separator::new(" AND ");
-    if let Some((column, value)) = parent {
-        sql.push(and.next()).push(column).push(" = ").bind(value);
+    match scope {
+        Scope::All => {}
+        Scope::Is(column, value) => {
+            sql.push(and.next()).push(column).push(" = ").bind(value);
+        }
+        Scope::Outer(column) => {
+            sql.push(and.next()).push(column).push(" = p.parent");
+        }
     }
     for (column, value) in listing.filters {
         sql.push(and.next())
@@ -134,7 +162,9 @@ fn branch<T, P: Into<Value>>(
             .push(key.column)
             .push(if descending { " DESC" } else { " ASC" });
     }
-    sql.push(" LIMIT ").bind(window.limit as i64 + 1);
+    // A literal, not a parameter: the planner sees the page size, and a statement's text
+    // (hence its cached plan) differs only by it.
+    sql.push(&format!(" LIMIT {}", window.limit + 1));
 }
 
 /// Rows strictly after (`forward`) or before the cursor's row in the ordering. When all

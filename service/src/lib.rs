@@ -2,6 +2,7 @@
 //! Knows nothing of HTTP or GraphQL; every entry point takes `&impl ConnectionTrait` so
 //! that a caller can hand it a transaction.
 
+mod any;
 pub mod category;
 pub mod clock;
 mod count;

@@ -1,15 +1,19 @@
 //! Users: lookups. A tombstoned user is still returned; callers decide what a ghost shows.
 
 use entity::user::{self, Role};
-use sea_orm::{ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveEnum, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::{Error, Result, clock, sql::Sql};
+use crate::{Error, Result, any::any_of, clock, sql::Sql};
 
 pub use user::Model as User;
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<User>> {
     Ok(user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.iter().cloned()))
+        .filter(any_of(
+            db.get_database_backend(),
+            user::Column::Id,
+            ids.to_vec(),
+        ))
         .all(db)
         .await?)
 }

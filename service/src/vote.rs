@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::{Error, Result, Viewer, clock, db, lock, permissions, reply::Reply};
+use crate::{Error, Result, Viewer, any::any_of, clock, db, lock, permissions, reply::Reply};
 
 /// The vote (`1` or `-1`) that `voter_id` cast on each of `reply_ids`, where one exists.
 pub async fn values_by_voter(
@@ -25,7 +25,11 @@ pub async fn values_by_voter(
         .column(vote::Column::ReplyId)
         .column(vote::Column::Value)
         .filter(vote::Column::VoterId.eq(voter_id))
-        .filter(vote::Column::ReplyId.is_in(reply_ids.iter().copied()))
+        .filter(any_of(
+            db.get_database_backend(),
+            vote::Column::ReplyId,
+            reply_ids.to_vec(),
+        ))
         .into_tuple()
         .all(db)
         .await?;

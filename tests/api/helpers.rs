@@ -9,6 +9,7 @@ use std::{
 };
 
 use api::{App, Config, metrics::Metrics};
+pub use bench::generate::with_database;
 use http_body_util::{BodyExt, Full};
 use hyper::{
     HeaderMap, Method, Request, StatusCode,
@@ -76,18 +77,6 @@ impl Backend {
 
 pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL")
-}
-
-/// `url` with its database name replaced.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let (server, _) = base.rsplit_once('/').expect("a database URL has a path");
-    match query {
-        Some(q) => format!("{server}/{name}?{q}"),
-        None => format!("{server}/{name}"),
-    }
 }
 
 /// A fresh database, dropped with this value.

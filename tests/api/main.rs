@@ -13,7 +13,6 @@ mod fixtures;
 mod host;
 mod identity;
 mod migrations;
-mod pgbouncer;
 mod pooled;
 mod read;
 mod schema;

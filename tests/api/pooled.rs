@@ -6,16 +6,31 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 use service::pooler::Endpoint;
 
+use bench::pgbouncer::Pgbouncer;
+
 use crate::{
     fixtures,
-    helpers::{Backend, TestApp, TestDb, test_config},
-    pgbouncer::{self, Pgbouncer},
+    helpers::{Backend, TestApp, TestDb, admin_url, test_config},
 };
 
-/// Skips (or, under CI, fails) unless both Postgres and PgBouncer are available.
-fn pooled() -> Option<String> {
+/// The PgBouncer binary from `PGBOUNCER` (or where `.ci/pgbouncer.sh` puts it), when
+/// Postgres is available too. Under CI their absence fails the test instead of skipping.
+pub fn pooled() -> Option<String> {
     Backend::postgres()?;
-    pgbouncer::binary()
+    let path = std::env::var("PGBOUNCER").unwrap_or_else(|_| "/opt/pgbouncer/bin/pgbouncer".into());
+    if std::path::Path::new(&path).exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but no PgBouncer at {path}: pooled tests must not be skipped"
+    );
+    eprintln!("skipped: no PgBouncer at {path} (set PGBOUNCER)");
+    None
+}
+
+fn pgbouncer(bin: &str, pool_size: u32, max_prepared: u32) -> Pgbouncer {
+    Pgbouncer::start(bin, &admin_url(), pool_size, max_prepared).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +44,7 @@ async fn the_probe_tells_endpoints_apart() {
         Endpoint::Session
     );
 
-    let tracking = Pgbouncer::start(&bin, 2, 200);
+    let tracking = pgbouncer(&bin, 2, 200);
     let verdict = service::pooler::probe(
         &tracking.url(&database.name),
         std::time::Duration::from_secs(10),
@@ -42,7 +57,7 @@ async fn the_probe_tells_endpoints_apart() {
         tracking.log()
     );
 
-    let untracked = Pgbouncer::start(&bin, 2, 0);
+    let untracked = pgbouncer(&bin, 2, 0);
     let url = untracked.url(&database.name);
     let verdict = service::pooler::probe(&url, std::time::Duration::from_secs(10)).await;
     assert_eq!(
@@ -102,7 +117,7 @@ async fn concurrent_reads_through_the_pooler_get_their_own_rows() {
     }
 
     // Few server connections and many clients: transactions keep changing backends.
-    let bouncer = Pgbouncer::start(&bin, 3, 500);
+    let bouncer = pgbouncer(&bin, 3, 500);
     let config = test_config(
         &bouncer.url(&database.name),
         &[

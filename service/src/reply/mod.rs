@@ -7,11 +7,13 @@ pub use write::{add, delete, edit};
 use std::collections::HashMap;
 
 use entity::reply;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::{
-    Result, clock,
+    Result,
+    any::any_of,
+    clock,
     keyset::{self, Listing},
     page::{Key, KeyKind, Ordering, Page, SortKey, Window},
 };
@@ -95,7 +97,11 @@ pub struct ThreadReplies {
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Reply>> {
     Ok(reply::Entity::find()
-        .filter(reply::Column::Id.is_in(ids.iter().copied()))
+        .filter(any_of(
+            db.get_database_backend(),
+            reply::Column::Id,
+            ids.to_vec(),
+        ))
         .all(db)
         .await?)
 }
@@ -140,7 +146,11 @@ pub async fn count_by_authors(
 ) -> Result<HashMap<String, i64>> {
     crate::count::grouped(
         db,
-        reply::Entity::find().filter(reply::Column::AuthorId.is_in(author_ids.iter().cloned())),
+        reply::Entity::find().filter(any_of(
+            db.get_database_backend(),
+            reply::Column::AuthorId,
+            author_ids.to_vec(),
+        )),
         reply::Column::AuthorId,
     )
     .await

@@ -13,7 +13,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value};
 use uuid::Uuid;
 
 use crate::{
-    Result, clock,
+    Result,
+    any::any_of,
+    clock,
     keyset::{self, Listing},
     page::{Key, KeyKind, Ordering, Page, SortKey, Window},
 };
@@ -104,7 +106,11 @@ pub struct CategoryThreads {
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Thread>> {
     Ok(thread::Entity::find()
-        .filter(thread::Column::Id.is_in(ids.iter().copied()))
+        .filter(any_of(
+            db.get_database_backend(),
+            thread::Column::Id,
+            ids.to_vec(),
+        ))
         .all(db)
         .await?)
 }
@@ -163,7 +169,11 @@ pub async fn count_in_categories(
         db,
         thread::Entity::find()
             .filter(thread::Column::Status.eq(status))
-            .filter(thread::Column::CategoryId.is_in(category_ids.iter().copied())),
+            .filter(any_of(
+                db.get_database_backend(),
+                thread::Column::CategoryId,
+                category_ids.to_vec(),
+            )),
         thread::Column::CategoryId,
     )
     .await
@@ -175,7 +185,11 @@ pub async fn count_by_authors(
 ) -> Result<HashMap<String, i64>> {
     crate::count::grouped(
         db,
-        thread::Entity::find().filter(thread::Column::AuthorId.is_in(author_ids.iter().cloned())),
+        thread::Entity::find().filter(any_of(
+            db.get_database_backend(),
+            thread::Column::AuthorId,
+            author_ids.to_vec(),
+        )),
         thread::Column::AuthorId,
     )
     .await

@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use entity::{category, reply, thread};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, Set, TransactionSession, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -132,16 +132,23 @@ pub async fn others_replied(
     if thread_ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT t.id AS id FROM threads t WHERE t.id IN (");
-    for (i, id) in thread_ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT t.id AS id FROM threads t WHERE ");
+    if backend == DbBackend::Postgres {
+        sql.push("t.id = ANY(").bind(thread_ids.to_vec()).push(")");
+    } else {
+        sql.push("t.id IN (");
+        for (i, id) in thread_ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*id);
         }
-        sql.bind(*id);
+        sql.push(")");
     }
     sql.push(
-        ") AND EXISTS (SELECT 1 FROM thread_replies r \
+        " AND EXISTS (SELECT 1 FROM thread_replies r \
          WHERE r.thread_id = t.id AND r.author_id <> t.author_id)",
     );
     let rows = db.query_all_raw(sql.statement()).await?;

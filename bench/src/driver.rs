@@ -1,0 +1,91 @@
+//! The load driver: a fixed number of clients, each repeating a workload as fast as it
+//! answers for a fixed time (after a warm-up that is not counted), with its own seeded
+//! generator, so a run is repeatable.
+
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use crate::rng::Rng;
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Stats {
+    pub requests: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+/// Runs `once` from `concurrency` tasks for `warmup + duration`, measuring after warm-up.
+pub async fn drive<F, Fut>(
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+    seed: u64,
+    once: F,
+) -> Stats
+where
+    F: Fn(Rng) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = (Rng, Result<(), String>)> + Send,
+{
+    let once = Arc::new(once);
+    let start = Instant::now() + warmup;
+    let end = start + duration;
+    let workers = (0..concurrency).map(|w| {
+        let once = once.clone();
+        tokio::spawn(async move {
+            let mut rng = Rng::new(seed).fork(w as u64);
+            let mut latencies = Vec::new();
+            let (mut errors, mut first_error) = (0u64, None);
+            loop {
+                let sent = Instant::now();
+                if sent >= end {
+                    break;
+                }
+                let (next, result) = once(rng).await;
+                rng = next;
+                if sent < start {
+                    continue;
+                }
+                latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                if let Err(e) = result {
+                    errors += 1;
+                    first_error.get_or_insert(e);
+                }
+            }
+            (latencies, errors, first_error)
+        })
+    });
+    let mut all = Vec::new();
+    let mut stats = Stats::default();
+    for worker in futures_util::future::join_all(workers).await {
+        let Ok((latencies, errors, first_error)) = worker else {
+            stats.errors += 1;
+            continue;
+        };
+        all.extend(latencies);
+        stats.errors += errors;
+        if stats.first_error.is_none() {
+            stats.first_error = first_error;
+        }
+    }
+    all.sort_unstable();
+    let percentile = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |us| *us as f64 / 1000.0)
+    };
+    stats.requests = all.len() as u64;
+    stats.seconds = duration.as_secs_f64();
+    stats.rps = stats.requests as f64 / stats.seconds;
+    stats.p50_ms = percentile(0.50);
+    stats.p90_ms = percentile(0.90);
+    stats.p99_ms = percentile(0.99);
+    stats
+}

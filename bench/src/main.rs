@@ -1,0 +1,393 @@
+//! `forum-bench`: generates a forum, runs the service against it (directly and through
+//! PgBouncer), drives each workload through the service and as hand-written SQL at the
+//! same concurrency, and reports throughput, latency, errors, statements per request and
+//! the server's memory, as a table and as JSON.
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use bench::{
+    driver::{Stats, drive},
+    generate::{self, BoxError, Scale, with_database},
+    pgbouncer::Pgbouncer,
+    server::{Server, http_client},
+    workload::{self, Data, Targets, Workload},
+};
+use clap::Parser;
+use serde::Serialize;
+use sqlx::postgres::PgPoolOptions;
+
+#[derive(Parser)]
+#[command(about = "Benchmarks the forum service against hand-written SQL")]
+struct Args {
+    /// smoke (seconds), default (10k users, 50k threads, 1M replies, 3M votes) or large.
+    #[arg(long, default_value = "default")]
+    scale: String,
+    /// A Postgres URL whose server the benchmark may create databases on.
+    #[arg(
+        long,
+        env = "BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// Measured time per workload and target.
+    #[arg(long, default_value = "20s", value_parser = duration)]
+    duration: Duration,
+    /// Uncounted warm-up before each measurement.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    warmup: Duration,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Reuse the generated database from an earlier run of the same scale.
+    #[arg(long)]
+    reuse: bool,
+    /// The PgBouncer (>= 1.21) binary for the pooled run; without it only the direct run.
+    #[arg(long, env = "PGBOUNCER")]
+    pgbouncer: Option<PathBuf>,
+    /// The `forum` binary; by default the one next to this binary, built if missing.
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "bench-results.json")]
+    out: PathBuf,
+    /// Only these workloads (comma-separated kebab-case names).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+fn duration(value: &str) -> Result<Duration, String> {
+    api::config::parse_duration(value).ok_or_else(|| format!("not a duration: {value}"))
+}
+
+#[derive(Serialize)]
+struct Row {
+    endpoint: &'static str,
+    workload: Workload,
+    target: &'static str,
+    statements_per_request: f64,
+    #[serde(flatten)]
+    stats: Stats,
+}
+
+#[derive(Serialize)]
+struct Memory {
+    endpoint: &'static str,
+    idle_rss_kib: u64,
+    peak_rss_kib: u64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    machine: String,
+    cores: usize,
+    scale: Scale,
+    generated: Option<generate::Summary>,
+    concurrency: usize,
+    seconds_per_run: f64,
+    rows: Vec<Row>,
+    memory: Vec<Memory>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    let scale = Scale::named(&args.scale).ok_or("--scale is smoke, default or large")?;
+    let database = format!("forum_bench_{}", scale.name);
+    let url = with_database(&args.database_url, &database);
+    let server_bin = server_binary(args.server_bin.clone())?;
+
+    let generated = if args.reuse && database_exists(&args.database_url, &database).await? {
+        eprintln!("reusing database {database}");
+        None
+    } else {
+        eprintln!("generating the {} forum into {database}…", scale.name);
+        let summary = generate::generate(&args.database_url, &database, &scale, args.seed).await?;
+        eprintln!("{summary:?}");
+        Some(summary)
+    };
+
+    let key_path = std::env::temp_dir().join(format!("forum-bench-key-{}.pem", std::process::id()));
+    let key = api::auth::dev::load_or_create(&key_path)?;
+    let tokens = |user: &str| {
+        api::auth::dev::mint(&key, user, None, Duration::from_secs(24 * 3600)).unwrap_or_default()
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await?;
+    let data = Arc::new(Data::load(&pool, tokens).await?);
+    pool.close().await;
+    eprintln!(
+        "{} categories, thread sample {}, 5k thread has {} replies",
+        data.slugs.len(),
+        data.threads.len(),
+        data.big_thread.1
+    );
+
+    let workloads: Vec<Workload> = Workload::ALL
+        .into_iter()
+        .filter(|w| {
+            args.only.is_empty()
+                || args
+                    .only
+                    .iter()
+                    .any(|o| serde_json::to_value(w).is_ok_and(|v| v == o.as_str()))
+        })
+        .collect();
+    let mut report = Report {
+        machine: machine(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        scale: scale.clone(),
+        generated,
+        concurrency: args.concurrency,
+        seconds_per_run: args.duration.as_secs_f64(),
+        rows: Vec::new(),
+        memory: Vec::new(),
+    };
+
+    let bouncer = match &args.pgbouncer {
+        Some(bin) => Some(Pgbouncer::start(
+            &bin.to_string_lossy(),
+            &args.database_url,
+            20,
+            1000,
+        )?),
+        None => {
+            eprintln!("no PgBouncer given (--pgbouncer or PGBOUNCER): direct run only");
+            None
+        }
+    };
+    let mut endpoints = vec![("direct", url.clone())];
+    if let Some(b) = &bouncer {
+        endpoints.push(("pgbouncer", b.url(&database)));
+    }
+    for (e, (endpoint, endpoint_url)) in endpoints.into_iter().enumerate() {
+        // A seed per endpoint and target: a vote is a change, not a replay of the run
+        // before (which would measure only the no-op path).
+        let seed = |target: u64| args.seed + 1000 * e as u64 + target;
+        let env = [
+            ("DATABASE_URL", endpoint_url.clone()),
+            ("DIRECT_DATABASE_URL", url.clone()),
+            ("SEED_DEMO", "false".to_owned()),
+            ("DATABASE_MAX_CONNECTIONS", args.concurrency.to_string()),
+            ("DEV_SIGNING_KEY_FILE", key_path.display().to_string()),
+        ];
+        let server = Server::start(&server_bin, &env).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = server.rss_kb().unwrap_or(0);
+        let targets = Arc::new(Targets {
+            data: data.clone(),
+            client: http_client(args.concurrency),
+            graphql_url: format!("{}/graphql", server.base),
+            pool: PgPoolOptions::new()
+                .max_connections(args.concurrency as u32)
+                .connect(&endpoint_url)
+                .await?,
+        });
+        let metrics = http_client(1);
+        for &workload in &workloads {
+            let before = server
+                .metric(&metrics, "forum_sql_statements_total")
+                .await?;
+            let requests_before = server
+                .metric(&metrics, "forum_graphql_requests_total")
+                .await?;
+            let t = targets.clone();
+            let stats = drive(
+                args.concurrency,
+                args.warmup,
+                args.duration,
+                seed(0),
+                move |mut rng| {
+                    let t = t.clone();
+                    async move {
+                        let result = workload::service(
+                            workload,
+                            &t.data,
+                            &t.client,
+                            &t.graphql_url,
+                            &mut rng,
+                        )
+                        .await;
+                        (rng, result)
+                    }
+                },
+            )
+            .await;
+            let statements = server
+                .metric(&metrics, "forum_sql_statements_total")
+                .await?
+                - before;
+            let requests = server
+                .metric(&metrics, "forum_graphql_requests_total")
+                .await?
+                - requests_before;
+            let per_request = if requests > 0.0 {
+                statements / requests
+            } else {
+                0.0
+            };
+            print_row(endpoint, workload, "service", per_request, &stats);
+            report.rows.push(Row {
+                endpoint,
+                workload,
+                target: "service",
+                statements_per_request: per_request,
+                stats,
+            });
+
+            let t = targets.clone();
+            let stats = drive(
+                args.concurrency,
+                args.warmup,
+                args.duration,
+                seed(1),
+                move |mut rng| {
+                    let t = t.clone();
+                    async move {
+                        let result = workload::sql(workload, &t.data, &t.pool, &mut rng).await;
+                        (rng, result)
+                    }
+                },
+            )
+            .await;
+            let per_request = f64::from(workload.sql_statements());
+            print_row(endpoint, workload, "sql", per_request, &stats);
+            report.rows.push(Row {
+                endpoint,
+                workload,
+                target: "sql",
+                statements_per_request: per_request,
+                stats,
+            });
+        }
+        let peak = server.peak_rss_kb().unwrap_or(0);
+        report.memory.push(Memory {
+            endpoint,
+            idle_rss_kib: idle,
+            peak_rss_kib: peak,
+        });
+        targets.pool.close().await;
+        server.stop();
+    }
+    drop(bouncer);
+
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", table(&report));
+    }
+    std::fs::write(&args.out, serde_json::to_vec_pretty(&report)?)?;
+    eprintln!("wrote {}", args.out.display());
+    let errors: u64 = report.rows.iter().map(|r| r.stats.errors).sum();
+    if errors > 0 {
+        return Err(format!("{errors} requests failed").into());
+    }
+    Ok(())
+}
+
+fn print_row(endpoint: &str, workload: Workload, target: &str, statements: f64, s: &Stats) {
+    eprintln!(
+        "{endpoint:>9} {:<18} {target:<7} {:>8.0} req/s  p50 {:>6.2} ms  p90 {:>6.2} ms  p99 {:>6.2} ms  errors {}  stmts/req {statements:.2}{}",
+        workload.name(),
+        s.rps,
+        s.p50_ms,
+        s.p90_ms,
+        s.p99_ms,
+        s.errors,
+        s.first_error
+            .as_deref()
+            .map(|e| format!("  first error: {e}"))
+            .unwrap_or_default()
+    );
+}
+
+/// The report as a Markdown table, with the service's share of the SQL ceiling.
+fn table(report: &Report) -> String {
+    let mut out = format!(
+        "{} cores, {}; scale {}; {} clients, {:.0} s per run\n\n\
+         | endpoint | workload | service req/s | SQL req/s | ratio | service p50/p90/p99 ms | SQL p50/p90/p99 ms | p99 ratio | stmts/req (service, SQL) | errors |\n\
+         |---|---|---:|---:|---:|---|---|---:|---|---:|\n",
+        report.cores, report.machine, report.scale.name, report.concurrency, report.seconds_per_run
+    );
+    for pair in report.rows.chunks(2) {
+        let [service, sql] = pair else { continue };
+        out.push_str(&format!(
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {:.2} | {:.1}, {:.0} | {} |\n",
+            service.endpoint,
+            service.workload.name(),
+            service.stats.rps,
+            sql.stats.rps,
+            service.stats.rps / sql.stats.rps.max(f64::MIN_POSITIVE),
+            service.stats.p50_ms,
+            service.stats.p90_ms,
+            service.stats.p99_ms,
+            sql.stats.p50_ms,
+            sql.stats.p90_ms,
+            sql.stats.p99_ms,
+            service.stats.p99_ms / sql.stats.p99_ms.max(f64::MIN_POSITIVE),
+            service.statements_per_request,
+            sql.statements_per_request,
+            service.stats.errors + sql.stats.errors,
+        ));
+    }
+    out.push_str("\n| endpoint | idle RSS | peak RSS |\n|---|---:|---:|\n");
+    for m in &report.memory {
+        out.push_str(&format!(
+            "| {} | {:.1} MiB | {:.1} MiB |\n",
+            m.endpoint,
+            m.idle_rss_kib as f64 / 1024.0,
+            m.peak_rss_kib as f64 / 1024.0
+        ));
+    }
+    out
+}
+
+fn machine() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+/// The `forum` binary beside this one (same profile), built with cargo if missing.
+fn server_binary(given: Option<PathBuf>) -> Result<PathBuf, BoxError> {
+    if let Some(path) = given {
+        return Ok(path);
+    }
+    let path = std::env::current_exe()?.with_file_name("forum");
+    let started = Instant::now();
+    let mut build =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.args(["build", "--bin", "forum"]);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    if !build.status()?.success() {
+        return Err("building the forum binary failed".into());
+    }
+    eprintln!("forum binary ready in {:?}", started.elapsed());
+    Ok(path)
+}
+
+async fn database_exists(admin_url: &str, database: &str) -> Result<bool, BoxError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(database)
+        .fetch_optional(&pool)
+        .await?;
+    pool.close().await;
+    Ok(found.is_some())
+}

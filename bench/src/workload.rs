@@ -1,0 +1,359 @@
+//! The four workloads (with the thread page in three shapes), each as a GraphQL request to
+//! the service and as the hand-written SQL that answers the same question: the ceiling.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, body::Bytes};
+use serde_json::json;
+use sqlx::{PgPool, Row, postgres::PgRow};
+use uuid::Uuid;
+
+use crate::{generate::BoxError, rng::Rng, server::HttpClient};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    /// (c) all categories with their 5 latest threads and authors.
+    FrontPage,
+    /// (a) a category by slug: 25 threads pinned first by latest activity, with authors.
+    CategoryPage,
+    /// (b) a thread: 50 replies oldest first, with authors and tallies.
+    ThreadPage,
+    /// (b) the same on a thread of about 5,000 replies.
+    BigThreadOldest,
+    /// (b) the same thread in TOP order.
+    BigThreadTop,
+    /// (d) a signed-in user casts (or flips) a vote.
+    CastVote,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 6] = [
+        Self::FrontPage,
+        Self::CategoryPage,
+        Self::ThreadPage,
+        Self::BigThreadOldest,
+        Self::BigThreadTop,
+        Self::CastVote,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FrontPage => "front page",
+            Self::CategoryPage => "category page",
+            Self::ThreadPage => "thread page",
+            Self::BigThreadOldest => "5k thread, oldest",
+            Self::BigThreadTop => "5k thread, top",
+            Self::CastVote => "castVote",
+        }
+    }
+
+    /// Statements the hand-written SQL runs per request (BEGIN/COMMIT not counted).
+    pub fn sql_statements(self) -> u32 {
+        match self {
+            Self::CastVote => 5,
+            _ => 2,
+        }
+    }
+}
+
+/// What the workloads draw their variables from (a fixed sample of the database).
+pub struct Data {
+    pub slugs: Vec<String>,
+    pub threads: Vec<Uuid>,
+    pub big_thread: (Uuid, i32),
+    /// Replies to vote on, with their authors (who may not vote on them).
+    pub votable: Vec<(Uuid, String)>,
+    /// Voters and their session tokens.
+    pub voters: Vec<(String, String)>,
+}
+
+impl Data {
+    pub async fn load(pool: &PgPool, token: impl Fn(&str) -> String) -> Result<Self, BoxError> {
+        let slugs = sqlx::query_scalar("SELECT slug FROM categories ORDER BY slug")
+            .fetch_all(pool)
+            .await?;
+        let threads =
+            sqlx::query_scalar("SELECT id FROM threads ORDER BY md5(id::text) LIMIT 20000")
+                .fetch_all(pool)
+                .await?;
+        let big_thread = sqlx::query_as(
+            "SELECT id, reply_count FROM threads ORDER BY abs(reply_count - 5000), id LIMIT 1",
+        )
+        .fetch_one(pool)
+        .await?;
+        let votable = sqlx::query_as(
+            "SELECT id, author_id FROM thread_replies ORDER BY md5(id::text) LIMIT 20000",
+        )
+        .fetch_all(pool)
+        .await?;
+        let voter_ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM \"user\" ORDER BY md5(id) LIMIT 1000")
+                .fetch_all(pool)
+                .await?;
+        let voters = voter_ids
+            .into_iter()
+            .map(|id| {
+                let t = token(&id);
+                (id, t)
+            })
+            .collect();
+        Ok(Self {
+            slugs,
+            threads,
+            big_thread,
+            votable,
+            voters,
+        })
+    }
+}
+
+const FRONT_PAGE: &str = "{ categories(first: 20) { nodes { slug name threadCount
+  threads(first: 5) { nodes { id title replyCount lastActivityAt isPinned author { displayName } } } } } }";
+const CATEGORY_PAGE: &str = "query($slug: String!) { category(slug: $slug) { name threadCount
+  threads(first: 25) { pageInfo { hasNextPage endCursor } nodes { id title status isPinned replyCount lastActivityAt
+    author { displayName } } } } }";
+const THREAD_PAGE: &str = "query($id: ID!, $order: ReplyOrder!) { thread(id: $id) { title status replyCount
+  replies(first: 50, orderBy: $order) { pageInfo { hasNextPage endCursor } nodes { id body createdAt isDeleted
+    score upvotes downvotes author { displayName imageUrl } } } } }";
+const CAST_VOTE: &str = "mutation($input: CastVoteInput!) { castVote(input: $input) { reply { id score upvotes downvotes viewerVote } } }";
+
+fn thread_gid(id: Uuid) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Thread:{}", id.simple()))
+}
+
+fn reply_gid(id: Uuid) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Reply:{}", id.simple()))
+}
+
+/// A vote to cast: a reply, someone else to vote on it, and a direction.
+fn vote(data: &Data, rng: &mut Rng) -> (Uuid, usize, bool) {
+    loop {
+        let (reply, author) = rng.pick(&data.votable);
+        let voter = rng.below(data.voters.len());
+        if &data.voters[voter].0 != author {
+            return (*reply, voter, rng.chance(0.5));
+        }
+    }
+}
+
+/// One request of `workload` to the service.
+pub async fn service(
+    workload: Workload,
+    data: &Data,
+    client: &HttpClient,
+    url: &str,
+    rng: &mut Rng,
+) -> Result<(), String> {
+    let (query, variables, token) = match workload {
+        Workload::FrontPage => (FRONT_PAGE, json!({}), None),
+        Workload::CategoryPage => (
+            CATEGORY_PAGE,
+            json!({ "slug": rng.pick(&data.slugs) }),
+            None,
+        ),
+        Workload::ThreadPage => {
+            let id = thread_gid(*rng.pick(&data.threads));
+            (THREAD_PAGE, json!({ "id": id, "order": "OLDEST" }), None)
+        }
+        Workload::BigThreadOldest | Workload::BigThreadTop => {
+            let order = if workload == Workload::BigThreadTop {
+                "TOP"
+            } else {
+                "OLDEST"
+            };
+            (
+                THREAD_PAGE,
+                json!({ "id": thread_gid(data.big_thread.0), "order": order }),
+                None,
+            )
+        }
+        Workload::CastVote => {
+            let (reply, voter, up) = vote(data, rng);
+            let input =
+                json!({ "replyId": reply_gid(reply), "value": if up { "UP" } else { "DOWN" } });
+            (
+                CAST_VOTE,
+                json!({ "input": input }),
+                Some(&data.voters[voter].1),
+            )
+        }
+    };
+    let body = json!({ "query": query, "variables": variables }).to_string();
+    let mut request = Request::post(url).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    if !status.is_success() || !bytes.starts_with(b"{\"data\":") || memmem(&bytes, b"\"errors\":[")
+    {
+        return Err(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+        ));
+    }
+    Ok(())
+}
+
+fn memmem(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// One request of `workload` as hand-written SQL.
+pub async fn sql(
+    workload: Workload,
+    data: &Data,
+    pool: &PgPool,
+    rng: &mut Rng,
+) -> Result<(), String> {
+    let e = |e: sqlx::Error| e.to_string();
+    match workload {
+        Workload::FrontPage => {
+            let categories: Vec<PgRow> = sqlx::query(
+                "SELECT id, slug, name, thread_count FROM categories ORDER BY name, id LIMIT 20",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(e)?;
+            let ids: Vec<Uuid> = categories.iter().map(|r| r.get("id")).collect();
+            sqlx::query(
+                "SELECT t.category_id, t.id, t.title, t.reply_count, t.last_activity_at, t.is_pinned, \
+                 u.first_name, u.last_name, u.username \
+                 FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
+                   SELECT * FROM threads WHERE category_id = c.id \
+                   ORDER BY is_pinned DESC, last_activity_at DESC, id DESC LIMIT 5) t \
+                 JOIN \"user\" u ON u.id = t.author_id",
+            )
+            .bind(ids)
+            .fetch_all(pool)
+            .await
+            .map_err(e)?;
+        }
+        Workload::CategoryPage => {
+            let category: PgRow =
+                sqlx::query("SELECT id, name, thread_count FROM categories WHERE slug = $1")
+                    .bind(rng.pick(&data.slugs))
+                    .fetch_one(pool)
+                    .await
+                    .map_err(e)?;
+            let id: Uuid = category.get("id");
+            sqlx::query(
+                "SELECT t.id, t.title, t.status, t.is_pinned, t.reply_count, t.last_activity_at, \
+                 u.first_name, u.last_name, u.username FROM threads t \
+                 JOIN \"user\" u ON u.id = t.author_id WHERE t.category_id = $1 \
+                 ORDER BY t.is_pinned DESC, t.last_activity_at DESC, t.id DESC LIMIT 26",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await
+            .map_err(e)?;
+        }
+        Workload::ThreadPage | Workload::BigThreadOldest | Workload::BigThreadTop => {
+            let id = match workload {
+                Workload::ThreadPage => *rng.pick(&data.threads),
+                _ => data.big_thread.0,
+            };
+            let order = if workload == Workload::BigThreadTop {
+                "r.score DESC, r.created_at, r.id"
+            } else {
+                "r.created_at, r.id"
+            };
+            sqlx::query("SELECT id, title, status, reply_count FROM threads WHERE id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .map_err(e)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT r.id, r.body, r.created_at, r.deleted_at, r.score, r.upvotes, r.downvotes, \
+                 u.first_name, u.last_name, u.username, u.image_url FROM thread_replies r \
+                 JOIN \"user\" u ON u.id = r.author_id WHERE r.thread_id = $1 \
+                 ORDER BY {order} LIMIT 51"
+            )))
+            .bind(id)
+            .fetch_all(pool)
+            .await
+            .map_err(e)?;
+        }
+        Workload::CastVote => {
+            let (reply, voter, up) = vote(data, rng);
+            let voter = &data.voters[voter].0;
+            let value: i16 = if up { 1 } else { -1 };
+            let mut txn = pool.begin().await.map_err(e)?;
+            sqlx::query("SELECT role, deleted_at FROM \"user\" WHERE id = $1")
+                .bind(voter)
+                .fetch_one(&mut *txn)
+                .await
+                .map_err(e)?;
+            sqlx::query(
+                "SELECT author_id, deleted_at FROM thread_replies WHERE id = $1 FOR UPDATE",
+            )
+            .bind(reply)
+            .fetch_one(&mut *txn)
+            .await
+            .map_err(e)?;
+            let old: Option<i16> = sqlx::query_scalar(
+                "SELECT value FROM reply_votes WHERE reply_id = $1 AND voter_id = $2",
+            )
+            .bind(reply)
+            .bind(voter)
+            .fetch_optional(&mut *txn)
+            .await
+            .map_err(e)?;
+            if old != Some(value) {
+                let now = Utc::now();
+                sqlx::query(
+                    "INSERT INTO reply_votes (reply_id, voter_id, value, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (reply_id, voter_id) \
+                     DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                )
+                .bind(reply)
+                .bind(voter)
+                .bind(value)
+                .bind(now)
+                .execute(&mut *txn)
+                .await
+                .map_err(e)?;
+                let count = |v: Option<i16>, side: i16| i32::from(v == Some(side));
+                let up = count(Some(value), 1) - count(old, 1);
+                let down = count(Some(value), -1) - count(old, -1);
+                sqlx::query(
+                    "UPDATE thread_replies SET upvotes = upvotes + $2, downvotes = downvotes + $3, \
+                     score = score + $2 - $3 WHERE id = $1 RETURNING score, upvotes, downvotes",
+                )
+                .bind(reply)
+                .bind(up)
+                .bind(down)
+                .fetch_one(&mut *txn)
+                .await
+                .map_err(e)?;
+            }
+            txn.commit().await.map_err(e)?;
+        }
+    }
+    Ok(())
+}
+
+/// Shared handles a worker needs.
+pub struct Targets {
+    pub data: Arc<Data>,
+    pub client: HttpClient,
+    pub graphql_url: String,
+    pub pool: PgPool,
+}
