@@ -83,7 +83,7 @@ impl App {
                 source,
             })?;
         let state = AppState::new(Inner {
-            schema: graphql::schema(&config.limits),
+            graphql: graphql::Engine::new(&config.limits),
             db,
             metrics,
             auth,

@@ -4,7 +4,7 @@ use std::{ops::Deref, sync::Arc};
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Auth, config::Config, graphql::ForumSchema, metrics::Metrics};
+use crate::{auth::Auth, config::Config, graphql::Engine, metrics::Metrics};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -12,7 +12,7 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub db: DatabaseConnection,
-    pub schema: ForumSchema,
+    pub graphql: Engine,
     pub metrics: Arc<Metrics>,
     pub auth: Auth,
     /// Verifies Clerk's webhooks; `None` when no secret is configured.

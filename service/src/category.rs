@@ -42,6 +42,7 @@ pub async fn list(db: &impl ConnectionTrait, window: &Window) -> Result<Page<Cat
         table: "categories",
         ordering: &BY_NAME,
         filters: &[],
+        with_authors: false,
     };
     keyset::page(db, &listing, window).await
 }

@@ -8,9 +8,11 @@ use std::{collections::HashMap, hash::Hash};
 
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
 
+use sea_orm::Iterable;
+
 use crate::{
     Result, clock,
-    page::{Cursor, Key, Ordering, Page, SortKey, Window},
+    page::{AUTHOR_PREFIX, Cursor, Key, Ordering, Page, Row, SortKey, Window},
     sql::Sql,
 };
 
@@ -21,20 +23,22 @@ pub(crate) struct Listing<'a, T: 'static> {
     pub ordering: &'static Ordering<T>,
     /// Extra equality filters, e.g. a thread status.
     pub filters: &'a [(&'static str, Value)],
+    /// Join each row's author (`author_id`) into the same statement.
+    pub with_authors: bool,
 }
 
 /// The page of `window` for each of `parents`, whose key is `parent_column`. One
 /// statement, whatever the number of parents.
-pub(crate) async fn pages_by_parent<T, P>(
+pub(crate) async fn pages_by_parent<T, R, P>(
     db: &impl ConnectionTrait,
     listing: &Listing<'_, T>,
     parent_column: &'static str,
     parents: &[P],
     window: &Window,
     parent_of: impl Fn(&T) -> P,
-) -> Result<HashMap<P, Page<T>>>
+) -> Result<HashMap<P, Page<R>>>
 where
-    T: FromQueryResult + Send + Sync,
+    R: FromQueryResult + Row<T> + Send + Sync,
     P: Clone + Eq + Hash + Into<Value>,
     Vec<P>: Into<Value>,
 {
@@ -44,10 +48,11 @@ where
             unique.push(parent.clone());
         }
     }
-    let mut pages: HashMap<P, Vec<T>> = HashMap::with_capacity(unique.len());
+    let mut pages: HashMap<P, Vec<R>> = HashMap::with_capacity(unique.len());
     if !unique.is_empty() {
         let backend = db.get_database_backend();
         let mut sql = Sql::new(backend);
+        let authors = listing.with_authors.then(|| open_author_join(&mut sql));
         match unique.as_slice() {
             [parent] => {
                 branch(
@@ -84,8 +89,11 @@ where
                 }
             }
         }
-        for row in T::find_by_statement(sql.statement()).all(db).await? {
-            pages.entry(parent_of(&row)).or_default().push(row);
+        if authors.is_some() {
+            close_author_join(&mut sql);
+        }
+        for row in R::find_by_statement(sql.statement()).all(db).await? {
+            pages.entry(parent_of(row.row())).or_default().push(row);
         }
     }
     Ok(unique
@@ -105,12 +113,27 @@ pub(crate) async fn page<T>(
     window: &Window,
 ) -> Result<Page<T>>
 where
-    T: FromQueryResult + Send + Sync,
+    T: FromQueryResult + Row<T> + Send + Sync,
 {
     let mut sql = Sql::new(db.get_database_backend());
     branch(&mut sql, listing, Scope::All, window);
     let rows = T::find_by_statement(sql.statement()).all(db).await?;
     Ok(Page::from_rows(rows, window, listing.ordering))
+}
+
+/// Starts `SELECT page.*, <author columns> FROM (`: the page's own statement goes inside,
+/// so the join touches only the rows of the page.
+fn open_author_join(sql: &mut Sql) {
+    sql.push("SELECT page.*");
+    for column in entity::user::Column::iter() {
+        let name = sea_orm::IdenStatic::as_str(&column);
+        sql.push(&format!(", author.{name} AS {AUTHOR_PREFIX}{name}"));
+    }
+    sql.push(" FROM (");
+}
+
+fn close_author_join(sql: &mut Sql) {
+    sql.push(") AS page LEFT JOIN \"user\" AS author ON author.id = page.author_id");
 }
 
 /// Which rows of the table a page ranges over.

@@ -203,6 +203,64 @@ impl Cursor {
     }
 }
 
+/// A fetched row that holds a model of `T`: the model itself, or the model with more
+/// joined to it (its author).
+pub trait Row<T> {
+    fn row(&self) -> &T;
+}
+
+macro_rules! rows_of_themselves {
+    ($($model:ty),*) => {$(
+        impl Row<$model> for $model {
+            fn row(&self) -> &$model {
+                self
+            }
+        }
+    )*};
+}
+
+rows_of_themselves!(
+    entity::category::Model,
+    entity::thread::Model,
+    entity::reply::Model
+);
+
+/// A row with its author, read by the same statement (a join) instead of a second one.
+#[derive(Clone, Debug)]
+pub struct Authored<T> {
+    pub row: T,
+    /// `None` only if the author row is missing; a deleted account is a tombstone row.
+    pub author: Option<entity::user::Model>,
+}
+
+impl<T> Row<T> for Authored<T> {
+    fn row(&self) -> &T {
+        &self.row
+    }
+}
+
+/// Column prefix of the author's columns in a joined row.
+pub(crate) const AUTHOR_PREFIX: &str = "author__";
+
+impl<T: sea_orm::FromQueryResult> sea_orm::FromQueryResult for Authored<T> {
+    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        // Without the join there is no author column: the author is left to the loader.
+        let joined = matches!(
+            res.try_get_nullable::<Option<String>>(AUTHOR_PREFIX, "id"),
+            Ok(Some(_))
+        );
+        let author = if joined {
+            Option::<entity::user::Model>::from_query_result(res, AUTHOR_PREFIX)?
+        } else {
+            None
+        };
+        Ok(Self {
+            row: T::from_query_result(res, pre)?,
+            author,
+        })
+    }
+}
+
 /// One page of rows, each with its cursor.
 #[derive(Clone, Debug)]
 pub struct Page<T> {
@@ -217,12 +275,19 @@ pub struct Edge<T> {
     pub node: T,
 }
 
-impl<T> Page<T> {
+impl<R> Page<R> {
     /// Builds a page from up to `limit + 1` rows fetched in `window`'s direction; the
     /// extra row only says that more exist.
-    pub(crate) fn from_rows(mut rows: Vec<T>, window: &Window, ordering: &Ordering<T>) -> Self {
+    pub(crate) fn from_rows<T: 'static>(
+        mut rows: Vec<R>,
+        window: &Window,
+        ordering: &Ordering<T>,
+    ) -> Self
+    where
+        R: Row<T>,
+    {
         rows.sort_by(|a, b| {
-            let order = ordering.compare(a, b);
+            let order = ordering.compare(a.row(), b.row());
             if window.backward {
                 order.reverse()
             } else {
@@ -237,7 +302,7 @@ impl<T> Page<T> {
         let edges = rows
             .into_iter()
             .map(|node| Edge {
-                cursor: ordering.cursor(&node),
+                cursor: ordering.cursor(node.row()),
                 node,
             })
             .collect();

@@ -240,6 +240,10 @@ backend_test! {
         assert_eq!(one["node"], json!({ "title": "t", "category": { "slug": "nodes" } }));
         let user = app.data("query($id: ID!) { user(id: $id) { clerkId } }", json!({ "id": ids[4] })).await;
         assert_eq!(user["user"], Value::Null);
+        // In a page, authors come joined to their rows: a ghost there too.
+        let page = app.data("query($id: ID!) { thread(id: $id) { replies { nodes { author { clerkId } } } } }", json!({ "id": ids[1] })).await;
+        let authors: Vec<&Value> = page["thread"]["replies"]["nodes"].as_array().unwrap().iter().map(|n| &n["author"]).collect();
+        assert_eq!(authors, [&json!({ "clerkId": "ann" }), &Value::Null, &json!({ "clerkId": "ann" })]);
         let viewer = app.data("{ viewer { id } }", json!({})).await;
         assert_eq!(viewer["viewer"], Value::Null);
     }

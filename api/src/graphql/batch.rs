@@ -37,10 +37,37 @@ impl Spawner {
     }
 }
 
-/// Remembers that the resolvers were woken, and passes the wake on to the task.
+/// Remembers that its side (the resolvers, or the batches) was woken, and passes the
+/// wake on to the request's task.
 struct Flag {
     woken: AtomicBool,
-    task: std::sync::Mutex<Waker>,
+    task: std::sync::Mutex<Option<Waker>>,
+}
+
+impl Flag {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            // Both sides start out needing a poll.
+            woken: AtomicBool::new(true),
+            task: std::sync::Mutex::new(None),
+        })
+    }
+
+    fn take(&self) -> bool {
+        self.woken.swap(false, Ordering::AcqRel)
+    }
+
+    fn is_set(&self) -> bool {
+        self.woken.load(Ordering::Acquire)
+    }
+
+    fn register(&self, waker: &Waker) {
+        if let Ok(mut task) = self.task.lock()
+            && !task.as_ref().is_some_and(|t| t.will_wake(waker))
+        {
+            *task = Some(waker.clone());
+        }
+    }
 }
 
 impl Wake for Flag {
@@ -50,13 +77,17 @@ impl Wake for Flag {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
-        if let Ok(task) = self.task.lock() {
+        if let Ok(task) = self.task.lock()
+            && let Some(task) = task.as_ref()
+        {
             task.wake_by_ref();
         }
     }
 }
 
-/// Runs `work` (built with a `Spawner`) and the batches it queues, in this task.
+/// Runs `work` (built with a `Spawner`) and the batches it queues, in this task. Each side
+/// is polled only when it was woken: database I/O wakes the batches alone, a batch's
+/// result wakes the resolvers.
 pub async fn run<F, T>(work: impl FnOnce(Spawner) -> F) -> T
 where
     F: Future<Output = T>,
@@ -65,39 +96,46 @@ where
     let mut work = pin!(work(Spawner(tx)));
     let mut batches = pin!(rx.for_each_concurrent(None, |task| task));
     let mut batches_done = false;
-    let mut flag: Option<Arc<Flag>> = None;
+    let (resolvers, loads) = (Flag::new(), Flag::new());
+    let (resolvers_waker, loads_waker) =
+        (Waker::from(resolvers.clone()), Waker::from(loads.clone()));
     std::future::poll_fn(move |cx| {
-        let flag = flag.get_or_insert_with(|| {
-            Arc::new(Flag {
-                woken: AtomicBool::new(false),
-                task: std::sync::Mutex::new(cx.waker().clone()),
-            })
-        });
-        if let Ok(mut task) = flag.task.lock()
-            && !task.will_wake(cx.waker())
-        {
-            *task = cx.waker().clone();
-        }
-        let waker = Waker::from(flag.clone());
-        let mut resolvers = Context::from_waker(&waker);
+        resolvers.register(cx.waker());
+        loads.register(cx.waker());
         for _ in 0..MAX_PASSES {
-            flag.woken.store(false, Ordering::Release);
-            if let Poll::Ready(output) = work.as_mut().poll(&mut resolvers) {
-                return Poll::Ready(output);
-            }
-            if !flag.woken.load(Ordering::Acquire) {
-                // Stalled on loads (or I/O): now the level's batches are complete.
-                if !batches_done {
-                    batches_done = batches.as_mut().poll(cx).is_ready();
+            if resolvers.take() {
+                if let Poll::Ready(output) = work
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&resolvers_waker))
+                {
+                    return Poll::Ready(output);
                 }
+                if resolvers.is_set() {
+                    // Woken while polled: more of this level can resolve before its
+                    // batches are complete.
+                    continue;
+                }
+            }
+            // The resolvers are stalled on loads (or I/O): the level's batches are complete.
+            if loads.take() && !batches_done {
+                batches_done = batches
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&loads_waker))
+                    .is_ready();
+            }
+            if !resolvers.is_set() && !loads.is_set() {
                 return Poll::Pending;
             }
         }
-        // Still making progress after many passes: let the batches run too (so a resolver
+        // Still making progress after many passes: let the batches run too (a resolver
         // that spins while it waits cannot starve them), and come back after others had
         // a turn.
         if !batches_done {
-            batches_done = batches.as_mut().poll(cx).is_ready();
+            loads.take();
+            batches_done = batches
+                .as_mut()
+                .poll(&mut Context::from_waker(&loads_waker))
+                .is_ready();
         }
         cx.waker().wake_by_ref();
         Poll::Pending

@@ -9,7 +9,7 @@ use service::{
 };
 
 use super::{
-    connection::{ForumConnection, TotalSource, connection, or_empty, request},
+    connection::{ForumConnection, TotalSource, asks_for_authors, connection, or_empty, request},
     context::loader,
     enums::{ThreadOrder, ThreadStatus},
     error::ServiceResultExt,
@@ -64,12 +64,14 @@ impl Category {
             .window(order.ordering())
             .gql()?;
         let status = status.map(Into::into);
+        let with_authors = asks_for_authors(ctx);
         let key = CategoryThreadsKey(
             self.0.id,
             CategoryThreads {
                 order,
                 status,
                 window,
+                with_authors,
             },
         );
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
@@ -77,7 +79,7 @@ impl Category {
             None => TotalSource::Known(self.0.thread_count.into()),
             Some(status) => TotalSource::CategoryStatus(self.0.id, status),
         };
-        Ok(connection(&page, total, Thread))
+        Ok(connection(&page, total, Thread::from))
     }
 }
 

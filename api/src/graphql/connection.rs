@@ -81,6 +81,14 @@ pub fn or_empty<T>(page: Option<Arc<Page<T>>>) -> Arc<Page<T>> {
     page.unwrap_or_else(|| Arc::new(Page::empty()))
 }
 
+/// Whether the selection asks for the author of the connection's nodes, so that the
+/// page can read them in its own statement.
+pub fn asks_for_authors(ctx: &async_graphql::Context<'_>) -> bool {
+    let look = ctx.look_ahead();
+    look.field("nodes").field("author").exists()
+        || look.field("edges").field("node").field("author").exists()
+}
+
 pub fn request(
     first: Option<i32>,
     after: Option<String>,

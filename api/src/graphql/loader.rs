@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 use service::{
     Error, Viewer,
     category::{self, Category},
-    page::{Page, Window},
+    page::{Authored, Page, Window},
     reply::{self, Reply, ThreadReplies},
     thread::{self, CategoryThreads, Thread},
     user::{self, User},
@@ -118,7 +118,7 @@ impl Loader<UserKey> for ForumLoader {
 }
 
 impl Loader<CategoryThreadsKey> for ForumLoader {
-    type Value = Arc<Page<Thread>>;
+    type Value = Arc<Page<Authored<Thread>>>;
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[CategoryThreadsKey]) -> Loaded<CategoryThreadsKey, Self::Value> {
@@ -136,7 +136,7 @@ impl Loader<CategoryThreadsKey> for ForumLoader {
 }
 
 impl Loader<ThreadRepliesKey> for ForumLoader {
-    type Value = Arc<Page<Reply>>;
+    type Value = Arc<Page<Authored<Reply>>>;
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[ThreadRepliesKey]) -> Loaded<ThreadRepliesKey, Self::Value> {

@@ -5,6 +5,7 @@ mod batch;
 mod category;
 mod connection;
 mod context;
+mod documents;
 mod enums;
 pub mod error;
 mod id;
@@ -67,15 +68,42 @@ pub fn sdl() -> String {
     schema(&Limits::default()).sdl()
 }
 
-/// Executes a (batch) request for `viewer`, each operation with its own loader.
-pub async fn execute(
-    schema: &ForumSchema,
+/// The schema with a cache of parsed documents: clients send the same few queries over
+/// and over, and parsing is a large part of a small request's cost.
+pub struct Engine {
+    pub schema: ForumSchema,
+    documents: documents::Cache,
+}
+
+impl Engine {
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            schema: schema(limits),
+            documents: documents::Cache::new(512),
+        }
+    }
+
+    /// Executes a (batch) request for `viewer`, each operation with its own loader.
+    pub async fn execute(
+        &self,
+        db: &DatabaseConnection,
+        viewer: &Viewer,
+        request: BatchRequest,
+    ) -> BatchResponse {
+        execute(self, db, viewer, request).await
+    }
+}
+
+async fn execute(
+    engine: &Engine,
     db: &DatabaseConnection,
     viewer: &Viewer,
     request: BatchRequest,
 ) -> BatchResponse {
+    let schema = &engine.schema;
     let mut response = batch::run(|spawner| {
-        let attach = |request: async_graphql::Request| {
+        let attach = |mut request: async_graphql::Request| {
+            engine.documents.attach(&mut request);
             let spawner = spawner.clone();
             let loader = ForumLoader {
                 db: db.clone(),

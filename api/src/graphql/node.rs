@@ -66,12 +66,12 @@ async fn fetch(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
             .load_one(ThreadKey(id))
             .await
             .gql()?
-            .map(|t| Node::Thread(Thread(t))),
+            .map(|t| Node::Thread(Thread::new(t))),
         NodeId::Reply(id) => loader
             .load_one(ReplyKey(id))
             .await
             .gql()?
-            .map(|r| Node::Reply(Reply(r))),
+            .map(|r| Node::Reply(Reply::new(r))),
         NodeId::User(id) => author(ctx, &id).await?.map(Node::User),
     })
 }

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use service::{permissions, reply};
+use service::{page::Authored, permissions, reply};
 
 use super::{
     context::{loader, viewer},
@@ -11,68 +11,88 @@ use super::{
     id::NodeId,
     loader::{ThreadKey, ViewerVoteKey},
     thread::Thread,
-    user::{User, author},
+    user::{Author, User},
 };
 
 /// A post in a thread.
-pub struct Reply(pub reply::Reply);
+pub struct Reply {
+    model: reply::Reply,
+    author: Author,
+}
+
+impl Reply {
+    pub fn new(model: reply::Reply) -> Self {
+        Self::with_author(model, None)
+    }
+
+    fn with_author(model: reply::Reply, read: Option<service::user::User>) -> Self {
+        let author = Author::of(&model.author_id, read);
+        Self { model, author }
+    }
+}
+
+impl From<Authored<reply::Reply>> for Reply {
+    fn from(row: Authored<reply::Reply>) -> Self {
+        Self::with_author(row.row, row.author)
+    }
+}
 
 #[Object]
 impl Reply {
     /// The global id of this reply.
     pub async fn id(&self) -> ID {
-        NodeId::Reply(self.0.id).encode()
+        NodeId::Reply(self.model.id).encode()
     }
 
     /// The text of the reply; null once it is deleted.
     async fn body(&self) -> Option<&str> {
-        (!self.0.is_deleted()).then_some(self.0.body.as_str())
+        (!self.model.is_deleted()).then_some(self.model.body.as_str())
     }
 
     /// When the reply was posted.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.model.created_at
     }
 
     /// When the body was last edited, if ever.
     async fn edited_at(&self) -> Option<DateTime<Utc>> {
-        self.0.edited_at
+        self.model.edited_at
     }
 
     /// A deleted reply keeps its place in the thread and its votes, without its body.
     async fn is_deleted(&self) -> bool {
-        self.0.is_deleted()
+        self.model.is_deleted()
     }
 
     /// The thread the reply belongs to.
     async fn thread(&self, ctx: &Context<'_>) -> Result<Thread> {
         let thread = loader(ctx)?
-            .load_one(ThreadKey(self.0.thread_id))
+            .load_one(ThreadKey(self.model.thread_id))
             .await
             .gql()?;
         thread
-            .map(Thread)
+            .map(Thread::new)
             .ok_or_else(|| gql(&service::Error::NotFound("thread")))
     }
 
     /// Who posted the reply; null once their account is deleted.
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        author(ctx, &self.0.author_id).await
+        self.author.resolve(ctx).await
     }
 
     /// Up votes minus down votes.
     async fn score(&self) -> i32 {
-        self.0.score
+        self.model.score
     }
 
     /// How many up votes the reply has.
     async fn upvotes(&self) -> i32 {
-        self.0.upvotes
+        self.model.upvotes
     }
 
     /// How many down votes the reply has.
     async fn downvotes(&self) -> i32 {
-        self.0.downvotes
+        self.model.downvotes
     }
 
     /// The signed-in user's vote on this reply; null when none or signed out.
@@ -81,7 +101,7 @@ impl Reply {
             return Ok(None);
         }
         let value = loader(ctx)?
-            .load_one(ViewerVoteKey(self.0.id))
+            .load_one(ViewerVoteKey(self.model.id))
             .await
             .gql()?;
         Ok(value.and_then(VoteValue::from_value))
@@ -89,16 +109,16 @@ impl Reply {
 
     /// Whether the signed-in user may change the text.
     async fn viewer_can_edit(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(permissions::edit_reply(viewer(ctx)?, &self.0).is_ok())
+        Ok(permissions::edit_reply(viewer(ctx)?, &self.model).is_ok())
     }
 
     /// Whether the signed-in user may delete the reply.
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(permissions::delete_reply(viewer(ctx)?, &self.0).is_ok())
+        Ok(permissions::delete_reply(viewer(ctx)?, &self.model).is_ok())
     }
 
     /// Whether the signed-in user may vote on the reply (not on their own).
     async fn viewer_can_vote(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(permissions::vote(viewer(ctx)?, &self.0).is_ok())
+        Ok(permissions::vote(viewer(ctx)?, &self.model).is_ok())
     }
 }

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use service::{
+    page::Authored,
     permissions,
     reply::{ReplyOrder as ServiceReplyOrder, ThreadReplies},
     thread,
@@ -10,65 +11,85 @@ use service::{
 
 use super::{
     category::Category,
-    connection::{ForumConnection, TotalSource, connection, or_empty, request},
+    connection::{ForumConnection, TotalSource, asks_for_authors, connection, or_empty, request},
     context::{loader, viewer},
     enums::{ReplyOrder, ThreadStatus},
     error::{ServiceResultExt, gql},
     id::NodeId,
     loader::{CategoryKey, OthersRepliedKey, ThreadKey, ThreadRepliesKey},
     reply::Reply,
-    user::{User, author},
+    user::{Author, User},
 };
 
 /// A discussion in a category. Its opening post is its first reply.
-pub struct Thread(pub thread::Thread);
+pub struct Thread {
+    model: thread::Thread,
+    author: Author,
+}
+
+impl Thread {
+    pub fn new(model: thread::Thread) -> Self {
+        Self::with_author(model, None)
+    }
+
+    fn with_author(model: thread::Thread, read: Option<service::user::User>) -> Self {
+        let author = Author::of(&model.author_id, read);
+        Self { model, author }
+    }
+}
+
+impl From<Authored<thread::Thread>> for Thread {
+    fn from(row: Authored<thread::Thread>) -> Self {
+        Self::with_author(row.row, row.author)
+    }
+}
 
 #[Object]
 impl Thread {
     /// The global id of this thread.
     pub async fn id(&self) -> ID {
-        NodeId::Thread(self.0.id).encode()
+        NodeId::Thread(self.model.id).encode()
     }
 
     /// The thread's title.
     async fn title(&self) -> &str {
-        &self.0.title
+        &self.model.title
     }
 
     /// Whether the thread takes new replies.
     async fn status(&self) -> ThreadStatus {
-        self.0.status.into()
+        self.model.status.into()
     }
 
     /// Pinned threads are listed before all others in their category.
     async fn is_pinned(&self) -> bool {
-        self.0.is_pinned
+        self.model.is_pinned
     }
 
     /// When the thread was started.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.model.created_at
     }
 
     /// When the title was last edited, if ever.
     async fn edited_at(&self) -> Option<DateTime<Utc>> {
-        self.0.edited_at
+        self.model.edited_at
     }
 
     /// When the newest reply was posted (the thread's creation if none since).
     async fn last_activity_at(&self) -> DateTime<Utc> {
-        self.0.last_activity_at
+        self.model.last_activity_at
     }
 
     /// How many replies the thread has, its opening post included.
     async fn reply_count(&self) -> i32 {
-        self.0.reply_count
+        self.model.reply_count
     }
 
     /// The category the thread belongs to.
     async fn category(&self, ctx: &Context<'_>) -> Result<Category> {
         let category = loader(ctx)?
-            .load_one(CategoryKey(self.0.category_id))
+            .load_one(CategoryKey(self.model.category_id))
             .await
             .gql()?;
         category
@@ -78,7 +99,7 @@ impl Thread {
 
     /// Who started the thread; null once their account is deleted.
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        author(ctx, &self.0.author_id).await
+        self.author.resolve(ctx).await
     }
 
     /// The thread's replies, the opening post first in the default order.
@@ -95,15 +116,23 @@ impl Thread {
         let window = request(first, after, last, before)
             .window(order.ordering())
             .gql()?;
-        let key = ThreadRepliesKey(self.0.id, ThreadReplies { order, window });
+        let with_authors = asks_for_authors(ctx);
+        let key = ThreadRepliesKey(
+            self.model.id,
+            ThreadReplies {
+                order,
+                window,
+                with_authors,
+            },
+        );
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
-        let total = TotalSource::Known(self.0.reply_count.into());
-        Ok(connection(&page, total, Reply))
+        let total = TotalSource::Known(self.model.reply_count.into());
+        Ok(connection(&page, total, Reply::from))
     }
 
     /// Whether the signed-in user may reply (false when signed out or locked).
     async fn viewer_can_reply(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(permissions::reply(viewer(ctx)?, &self.0).is_ok())
+        Ok(permissions::reply(viewer(ctx)?, &self.model).is_ok())
     }
 
     /// Whether the signed-in user may lock, unlock, pin and unpin this thread.
@@ -113,20 +142,20 @@ impl Thread {
 
     /// Whether the signed-in user may change the title.
     async fn viewer_can_edit(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(permissions::edit_thread(viewer(ctx)?, &self.0).is_ok())
+        Ok(permissions::edit_thread(viewer(ctx)?, &self.model).is_ok())
     }
 
     /// Whether the signed-in user may delete the thread.
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> Result<bool> {
         let viewer = viewer(ctx)?;
         // Whether others replied matters only to the author who is not a moderator.
-        let others = if viewer.is(&self.0.author_id) && !viewer.is_moderator() {
-            let key = OthersRepliedKey(self.0.id);
+        let others = if viewer.is(&self.model.author_id) && !viewer.is_moderator() {
+            let key = OthersRepliedKey(self.model.id);
             loader(ctx)?.load_one(key).await.gql()?.unwrap_or(false)
         } else {
             false
         };
-        Ok(permissions::delete_thread(viewer, &self.0, others).is_ok())
+        Ok(permissions::delete_thread(viewer, &self.model, others).is_ok())
     }
 }
 
@@ -139,6 +168,6 @@ impl ThreadQuery {
     async fn thread(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Thread>> {
         let id = NodeId::thread(&id, "id").gql()?;
         let thread = loader(ctx)?.load_one(ThreadKey(id)).await.gql()?;
-        Ok(thread.map(Thread))
+        Ok(thread.map(Thread::new))
     }
 }

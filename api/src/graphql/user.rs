@@ -24,6 +24,30 @@ pub async fn author(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
     Ok(user.filter(|u| !u.is_deleted()).map(User))
 }
 
+/// The author of a thread or reply: read with it (a join in the page's statement), or
+/// left to the loader.
+pub enum Author {
+    Load(String),
+    Read(user::User),
+}
+
+impl Author {
+    pub fn of(author_id: &str, read: Option<user::User>) -> Self {
+        match read {
+            Some(user) => Self::Read(user),
+            None => Self::Load(author_id.to_owned()),
+        }
+    }
+
+    /// The author, unless the account is deleted.
+    pub async fn resolve(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        match self {
+            Self::Read(user) => Ok((!user.is_deleted()).then(|| User(user.clone()))),
+            Self::Load(id) => author(ctx, id).await,
+        }
+    }
+}
+
 #[Object]
 impl User {
     /// The global id of this user.
@@ -86,7 +110,7 @@ impl User {
         let key = AuthorThreadsKey(self.0.id.clone(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorThreads(self.0.id.clone());
-        Ok(connection(&page, total, Thread))
+        Ok(connection(&page, total, Thread::new))
     }
 
     /// Replies the user posted, newest first.
@@ -104,7 +128,7 @@ impl User {
         let key = AuthorRepliesKey(self.0.id.clone(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorReplies(self.0.id.clone());
-        Ok(connection(&page, total, Reply))
+        Ok(connection(&page, total, Reply::new))
     }
 }
 

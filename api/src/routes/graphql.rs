@@ -1,9 +1,7 @@
 //! `POST /graphql` runs any operation; `GET /graphql` runs queries from the URL, or
 //! serves GraphiQL when there is none.
 
-use crate::{
-    auth::ViewerError, graphql, metrics::count_statements, routes::graphiql, state::AppState,
-};
+use crate::{auth::ViewerError, metrics::count_statements, routes::graphiql, state::AppState};
 use async_graphql::{
     BatchRequest, BatchResponse, Request, Variables,
     parser::{parse_query, types::OperationType},
@@ -115,7 +113,7 @@ async fn run(state: &AppState, headers: &HeaderMap, request: BatchRequest) -> Re
             );
         }
     };
-    let work = graphql::execute(&state.schema, &state.db, &viewer, request);
+    let work = state.graphql.execute(&state.db, &viewer, request);
     let (response, executed) = count_statements(work).await;
     let statements = statements + executed;
     let errors = match &response {

@@ -15,7 +15,7 @@ use crate::{
     any::any_of,
     clock,
     keyset::{self, Listing},
-    page::{Key, KeyKind, Ordering, Page, SortKey, Window},
+    page::{Authored, Key, KeyKind, Ordering, Page, SortKey, Window},
 };
 
 pub use reply::Model as Reply;
@@ -93,6 +93,8 @@ pub static BY_AUTHOR: Ordering<Reply> = Ordering {
 pub struct ThreadReplies {
     pub order: ReplyOrder,
     pub window: Window,
+    /// Read each reply's author in the same statement.
+    pub with_authors: bool,
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Reply>> {
@@ -111,11 +113,12 @@ pub async fn pages_in_threads(
     db: &impl ConnectionTrait,
     thread_ids: &[Uuid],
     query: &ThreadReplies,
-) -> Result<HashMap<Uuid, Page<Reply>>> {
+) -> Result<HashMap<Uuid, Page<Authored<Reply>>>> {
     let listing = Listing {
         table: "thread_replies",
         ordering: query.order.ordering(),
         filters: &[],
+        with_authors: query.with_authors,
     };
     keyset::pages_by_parent(db, &listing, "thread_id", thread_ids, &query.window, |r| {
         r.thread_id
@@ -133,6 +136,7 @@ pub async fn pages_by_authors(
         table: "thread_replies",
         ordering: &BY_AUTHOR,
         filters: &[],
+        with_authors: false,
     };
     keyset::pages_by_parent(db, &listing, "author_id", author_ids, window, |r| {
         r.author_id.clone()

@@ -17,7 +17,7 @@ use crate::{
     any::any_of,
     clock,
     keyset::{self, Listing},
-    page::{Key, KeyKind, Ordering, Page, SortKey, Window},
+    page::{Authored, Key, KeyKind, Ordering, Page, SortKey, Window},
 };
 
 pub use thread::Model as Thread;
@@ -102,6 +102,8 @@ pub struct CategoryThreads {
     pub order: ThreadOrder,
     pub status: Option<Status>,
     pub window: Window,
+    /// Read each thread's author in the same statement.
+    pub with_authors: bool,
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Thread>> {
@@ -124,12 +126,13 @@ pub async fn pages_in_categories(
     db: &impl ConnectionTrait,
     category_ids: &[Uuid],
     query: &CategoryThreads,
-) -> Result<HashMap<Uuid, Page<Thread>>> {
+) -> Result<HashMap<Uuid, Page<Authored<Thread>>>> {
     let filters = status_filter(query.status);
     let listing = Listing {
         table: "threads",
         ordering: query.order.ordering(),
         filters: &filters,
+        with_authors: query.with_authors,
     };
     keyset::pages_by_parent(
         db,
@@ -152,6 +155,7 @@ pub async fn pages_by_authors(
         table: "threads",
         ordering: &BY_AUTHOR,
         filters: &[],
+        with_authors: false,
     };
     keyset::pages_by_parent(db, &listing, "author_id", author_ids, window, |t| {
         t.author_id.clone()

@@ -39,7 +39,7 @@ async fn moderate(ctx: &Context<'_>, thread_id: &ID, change: Change) -> Result<T
         Change::Status(status) => thread::set_status(db, viewer, id, status).await,
         Change::Pinned(pinned) => thread::set_pinned(db, viewer, id, pinned).await,
     };
-    Ok(Thread(thread.gql()?))
+    Ok(Thread::new(thread.gql()?))
 }
 
 #[derive(Default)]

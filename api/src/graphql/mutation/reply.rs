@@ -50,7 +50,7 @@ impl ReplyMutation {
         let thread = NodeId::thread(&input.thread_id, "threadId").gql()?;
         let reply = reply::add(db, viewer, thread, &input.body).await.gql()?;
         Ok(AddReplyPayload {
-            reply: Reply(reply),
+            reply: Reply::new(reply),
         })
     }
 
@@ -64,7 +64,7 @@ impl ReplyMutation {
         let id = NodeId::reply(&input.reply_id, "replyId").gql()?;
         let reply = reply::edit(db, viewer, id, &input.body).await.gql()?;
         Ok(EditReplyPayload {
-            reply: Reply(reply),
+            reply: Reply::new(reply),
         })
     }
 
@@ -78,7 +78,7 @@ impl ReplyMutation {
         let id = NodeId::reply(&input.reply_id, "replyId").gql()?;
         let reply = reply::delete(db, viewer, id).await.gql()?;
         Ok(DeleteReplyPayload {
-            reply: Reply(reply),
+            reply: Reply::new(reply),
         })
     }
 }

@@ -62,7 +62,7 @@ impl ThreadMutation {
         };
         let thread = thread::create(db, viewer, input).await.gql()?;
         Ok(CreateThreadPayload {
-            thread: Thread(thread),
+            thread: Thread::new(thread),
         })
     }
 
@@ -76,7 +76,7 @@ impl ThreadMutation {
         let id = NodeId::thread(&input.thread_id, "threadId").gql()?;
         let thread = thread::edit(db, viewer, id, &input.title).await.gql()?;
         Ok(EditThreadPayload {
-            thread: Thread(thread),
+            thread: Thread::new(thread),
         })
     }
 
