@@ -166,10 +166,21 @@ async fn main() -> Result<(), BoxError> {
     if let Some(b) = &bouncer {
         endpoints.push(("pgbouncer", b.url(&database)));
     }
+    // Votes change the database: a salt per run keeps a reused database from replaying
+    // the votes of the run before (which would measure only the no-op path).
+    let salt = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     for (e, (endpoint, endpoint_url)) in endpoints.into_iter().enumerate() {
-        // A seed per endpoint and target: a vote is a change, not a replay of the run
-        // before (which would measure only the no-op path).
-        let seed = |target: u64| args.seed + 1000 * e as u64 + target;
+        // A seed per endpoint and target, so that no run replays another's votes.
+        let seed = |target: u64, workload: Workload| {
+            let salt = if workload == Workload::CastVote {
+                salt
+            } else {
+                0
+            };
+            args.seed + 1000 * e as u64 + target + salt
+        };
         let env = [
             ("DATABASE_URL", endpoint_url.clone()),
             ("DIRECT_DATABASE_URL", url.clone()),
@@ -202,7 +213,7 @@ async fn main() -> Result<(), BoxError> {
                 args.concurrency,
                 args.warmup,
                 args.duration,
-                seed(0),
+                seed(0, workload),
                 move |mut rng| {
                     let t = t.clone();
                     async move {
@@ -246,7 +257,7 @@ async fn main() -> Result<(), BoxError> {
                 args.concurrency,
                 args.warmup,
                 args.duration,
-                seed(1),
+                seed(1, workload),
                 move |mut rng| {
                     let t = t.clone();
                     async move {

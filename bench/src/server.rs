@@ -40,6 +40,7 @@ impl Server {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            .envs(std::env::var("TOKIO_WORKER_THREADS").map(|n| ("TOKIO_WORKER_THREADS", n)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {
