@@ -6,11 +6,6 @@ use api::{App, Config, auth::dev, database, telemetry};
 use clap::{Parser, Subcommand};
 use entity::user::Role;
 
-// A GraphQL response is many small short-lived allocations; mimalloc serves them with
-// far less contention and fragmentation than the system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(version, about = "A GraphQL forum service")]
 struct Cli {

@@ -37,7 +37,9 @@ impl Scale {
             categories,
             threads,
             replies,
-            mean_votes: 3.0,
+            // Whole votes per reply are the floor of an exponential draw: its mean is
+            // about half a vote below this, so 3.5 gives the 3 votes per reply wanted.
+            mean_votes: 3.5,
             big_thread,
         };
         match name {
