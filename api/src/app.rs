@@ -6,13 +6,17 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, Method, Request, header},
+    http::{HeaderName, HeaderValue, Method, Request, StatusCode, header},
+    response::IntoResponse,
     routing::{get, post},
 };
 use tokio::net::TcpListener;
 use tower_http::{
+    catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
@@ -23,6 +27,7 @@ use crate::{
     database::{self, DatabaseError},
     graphql,
     metrics::Metrics,
+    ratelimit::RateLimiter,
     routes,
     state::{AppState, Inner},
 };
@@ -82,8 +87,10 @@ impl App {
                 addr: config.listen_addr,
                 source,
             })?;
+        service::db::set_statement_timeout(config.statement_timeout);
         let state = AppState::new(Inner {
             graphql: graphql::Engine::new(&config.limits),
+            limiter: RateLimiter::new(config.rate_limit.clone()),
             db,
             metrics,
             auth,
@@ -141,6 +148,20 @@ fn router(state: AppState, cors: CorsLayer) -> Router {
         .route("/metrics", get(routes::health::metrics))
         .route("/webhooks/clerk", post(routes::webhook::clerk))
         .layer(DefaultBodyLimit::max(body_limit))
+        // A backstop: GraphQL requests time out (with a GraphQL error) before this.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout + Duration::from_secs(2),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // A panic anywhere is a bare 500, never a trace.
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

@@ -18,10 +18,25 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub limits: Limits,
+    /// A GraphQL request that takes longer is answered `TIMEOUT` (and its work dropped).
+    pub request_timeout: Duration,
+    /// Postgres `statement_timeout` of every write transaction (`SET LOCAL`).
+    pub statement_timeout: Duration,
+    pub rate_limit: RateLimitConfig,
     pub log_format: LogFormat,
     pub identity: IdentityConfig,
     /// `whsec_…`: verifies Clerk's webhooks; without it they are refused.
     pub webhook_secret: Option<Secret<String>>,
+}
+
+/// Mutations allowed per signed-in user (and per client IP for anonymous requests).
+#[derive(Clone, Debug)]
+pub struct RateLimitConfig {
+    pub per_minute: u32,
+    pub burst: u32,
+    pub anonymous_per_minute: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
 }
 
 /// How session tokens are verified.
@@ -189,15 +204,34 @@ impl Config {
                 })
                 .unwrap_or_default(),
             max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024, |v| v.parse().ok())?,
-            limits: Limits {
-                depth: env.parse("GRAPHQL_MAX_DEPTH", Limits::default().depth, |v| {
-                    v.parse().ok()
-                })?,
-                complexity: env.parse(
-                    "GRAPHQL_MAX_COMPLEXITY",
-                    Limits::default().complexity,
-                    |v| v.parse().ok(),
-                )?,
+            limits: {
+                let d = Limits::default();
+                let n = |v: &str| v.parse().ok().filter(|n| *n > 0);
+                Limits {
+                    depth: env.parse("GRAPHQL_MAX_DEPTH", d.depth, n)?,
+                    complexity: env.parse("GRAPHQL_MAX_COMPLEXITY", d.complexity, n)?,
+                    aliases: env.parse("GRAPHQL_MAX_ALIASES", d.aliases, n)?,
+                    root_fields: env.parse("GRAPHQL_MAX_ROOT_FIELDS", d.root_fields, n)?,
+                    batch: env.parse("GRAPHQL_MAX_BATCH", d.batch, n)?,
+                    query_bytes: env.parse("GRAPHQL_MAX_QUERY_BYTES", d.query_bytes, n)?,
+                }
+            },
+            request_timeout: env.parse(
+                "REQUEST_TIMEOUT",
+                Duration::from_secs(10),
+                parse_duration,
+            )?,
+            statement_timeout: env.parse(
+                "DATABASE_STATEMENT_TIMEOUT",
+                Duration::from_secs(5),
+                parse_duration,
+            )?,
+            rate_limit: RateLimitConfig {
+                per_minute: env.parse("RATE_LIMIT_PER_MINUTE", 120, |v| v.parse().ok())?,
+                burst: env.parse("RATE_LIMIT_BURST", 30, |v| v.parse().ok())?,
+                anonymous_per_minute: env
+                    .parse("RATE_LIMIT_ANONYMOUS_PER_MINUTE", 30, |v| v.parse().ok())?,
+                trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false, parse_bool)?,
             },
             log_format: env.parse("LOG_FORMAT", LogFormat::Text, |v| match v {
                 "text" => Some(LogFormat::Text),

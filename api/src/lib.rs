@@ -7,6 +7,7 @@ pub mod config;
 pub mod database;
 pub mod graphql;
 pub mod metrics;
+pub mod ratelimit;
 mod routes;
 pub mod secret;
 pub mod state;

@@ -4,7 +4,9 @@ use std::{ops::Deref, sync::Arc};
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Auth, config::Config, graphql::Engine, metrics::Metrics};
+use crate::{
+    auth::Auth, config::Config, graphql::Engine, metrics::Metrics, ratelimit::RateLimiter,
+};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -15,6 +17,7 @@ pub struct Inner {
     pub graphql: Engine,
     pub metrics: Arc<Metrics>,
     pub auth: Auth,
+    pub limiter: RateLimiter,
     /// Verifies Clerk's webhooks; `None` when no secret is configured.
     pub webhook: Option<svix::webhooks::Webhook>,
 }

@@ -1,7 +1,10 @@
 //! Opening the database: a Postgres pool (direct or through a transaction-mode pooler)
 //! or an embedded SQLite file, with settings for a long-running server.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
@@ -62,6 +65,15 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
     Database::connect(options).await
 }
 
+/// `statement_timeout` of write transactions, in milliseconds (0: none).
+static STATEMENT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(5_000);
+
+/// Sets the Postgres `statement_timeout` that every write transaction applies to itself.
+pub fn set_statement_timeout(timeout: Duration) {
+    let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    STATEMENT_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+}
+
 /// Begins a transaction that will write (a savepoint inside one already open). On SQLite
 /// it takes the write lock at `BEGIN` (`IMMEDIATE`), so two writers queue on the busy
 /// timeout instead of one failing when it upgrades a read lock.
@@ -71,11 +83,20 @@ where
 {
     let sqlite_transaction_mode = (db.get_database_backend() == DbBackend::Sqlite)
         .then_some(SqliteTransactionMode::Immediate);
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode,
-        ..TransactionOptions::default()
-    })
-    .await
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode,
+            ..TransactionOptions::default()
+        })
+        .await?;
+    let timeout = STATEMENT_TIMEOUT_MS.load(Ordering::Relaxed);
+    if timeout > 0 && txn.get_database_backend() == DbBackend::Postgres {
+        // SET LOCAL lasts until the transaction ends: safe behind a transaction pooler,
+        // where a session-level SET would leak to other clients' transactions.
+        txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {timeout}"))
+            .await?;
+    }
+    Ok(txn)
 }
 
 /// The embedded default: a SQLite file in the working directory.

@@ -49,6 +49,7 @@ impl Category {
     }
 
     /// The category's threads: pinned threads first, then in `orderBy` order.
+    #[graphql(complexity = "crate::graphql::connection::cost(first, last, child_complexity)")]
     async fn threads(
         &self,
         ctx: &Context<'_>,
@@ -89,6 +90,7 @@ pub struct CategoryQuery;
 #[Object]
 impl CategoryQuery {
     /// All categories, by name.
+    #[graphql(complexity = "crate::graphql::connection::cost(first, last, child_complexity)")]
     async fn categories(
         &self,
         ctx: &Context<'_>,

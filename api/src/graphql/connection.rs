@@ -81,6 +81,17 @@ pub fn or_empty<T>(page: Option<Arc<Page<T>>>) -> Arc<Page<T>> {
     page.unwrap_or_else(|| Arc::new(Page::empty()))
 }
 
+/// The complexity of a connection field: its selection counted once per row the page
+/// may hold, so `threads(first: 100) { replies(first: 100) { … } }` costs what it loads.
+pub fn cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first
+        .or(last)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(service::page::DEFAULT_PAGE_SIZE as usize)
+        .clamp(1, service::page::MAX_PAGE_SIZE as usize);
+    1 + rows * child_complexity
+}
+
 /// Whether the selection asks for the author of the connection's nodes, so that the
 /// page can read them in its own statement.
 pub fn asks_for_authors(ctx: &async_graphql::Context<'_>) -> bool {

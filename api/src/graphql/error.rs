@@ -76,6 +76,7 @@ pub fn classify(error: &mut ServerError) {
         QUERY_TOO_COMPLEX
     } else if message.starts_with("Invalid value for argument")
         || message.starts_with("Failed to parse")
+        || message.starts_with("Expected input type")
     {
         BAD_USER_INPUT
     } else if error.path.is_empty() {

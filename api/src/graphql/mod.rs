@@ -9,6 +9,7 @@ mod documents;
 mod enums;
 pub mod error;
 mod id;
+mod limits;
 mod loader;
 mod mutation;
 mod node;
@@ -19,7 +20,8 @@ mod user;
 use std::time::Duration;
 
 use async_graphql::{
-    BatchRequest, BatchResponse, EmptySubscription, MergedObject, Schema, dataloader::DataLoader,
+    BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema,
+    ServerError, dataloader::DataLoader,
 };
 use sea_orm::DatabaseConnection;
 use service::Viewer;
@@ -39,18 +41,33 @@ pub struct Query(
 
 pub type ForumSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Limits on what one query may ask for.
+/// Limits on what one request may ask for. Past any of them the request is refused with
+/// `QUERY_TOO_COMPLEX` before anything runs.
 #[derive(Clone, Debug)]
 pub struct Limits {
+    /// Deepest selection.
     pub depth: usize,
+    /// Fields counted once per row a connection may return (`first`/`last`).
     pub complexity: usize,
+    /// Aliased fields in one document.
+    pub aliases: usize,
+    /// Fields at the root of one operation.
+    pub root_fields: usize,
+    /// Operations in one batched HTTP request.
+    pub batch: usize,
+    /// Bytes of query text.
+    pub query_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             depth: 12,
-            complexity: 5_000,
+            complexity: 20_000,
+            aliases: 50,
+            root_fields: 20,
+            batch: 10,
+            query_bytes: 32 * 1024,
         }
     }
 }
@@ -68,11 +85,21 @@ pub fn sdl() -> String {
     schema(&Limits::default()).sdl()
 }
 
-/// The schema with a cache of parsed documents: clients send the same few queries over
-/// and over, and parsing is a large part of a small request's cost.
+/// The schema with a cache of parsed documents (clients send the same few queries over
+/// and over, and parsing is a large part of a small request's cost) and the limits
+/// checked before anything runs.
 pub struct Engine {
     pub schema: ForumSchema,
     documents: documents::Cache,
+    limits: Limits,
+}
+
+/// A request whose operations passed (or failed) the limits, ready to run.
+pub struct Prepared {
+    operations: Vec<Result<Request, ServerError>>,
+    batch: bool,
+    /// How many of the operations are mutations (for rate limiting).
+    pub mutations: u32,
 }
 
 impl Engine {
@@ -80,55 +107,87 @@ impl Engine {
         Self {
             schema: schema(limits),
             documents: documents::Cache::new(512),
+            limits: limits.clone(),
         }
     }
 
-    /// Executes a (batch) request for `viewer`, each operation with its own loader.
-    pub async fn execute(
+    /// Parses and checks each operation. A batch over the limit is refused whole.
+    pub fn prepare(&self, request: BatchRequest) -> Result<Prepared, ServerError> {
+        let (operations, batch) = match request {
+            BatchRequest::Single(r) => (vec![r], false),
+            BatchRequest::Batch(rs) => (rs, true),
+        };
+        if operations.len() > self.limits.batch {
+            return Err(limits::too_complex(format!(
+                "the batch has {} operations (at most {})",
+                operations.len(),
+                self.limits.batch
+            )));
+        }
+        let mut mutations = 0;
+        let operations = operations
+            .into_iter()
+            .map(|mut request| {
+                limits::check_text(&request.query, &self.limits)?;
+                self.documents.attach(&mut request);
+                let name = request.operation_name.clone();
+                // A query that does not parse is left for the executor to report.
+                if let Ok(document) = request.parsed_query() {
+                    limits::check_document(document, name.as_deref(), &self.limits)?;
+                    mutations += u32::from(limits::is_mutation(document, name.as_deref()));
+                }
+                Ok(request)
+            })
+            .collect();
+        Ok(Prepared {
+            operations,
+            batch,
+            mutations,
+        })
+    }
+
+    /// Executes the prepared operations for `viewer`, each with its own loader.
+    pub async fn run(
         &self,
+        prepared: Prepared,
         db: &DatabaseConnection,
         viewer: &Viewer,
-        request: BatchRequest,
     ) -> BatchResponse {
-        execute(self, db, viewer, request).await
+        let schema = &self.schema;
+        let mut responses = batch::run(|spawner| async move {
+            let mut responses = Vec::with_capacity(prepared.operations.len());
+            for operation in prepared.operations {
+                let response = match operation {
+                    Ok(request) => {
+                        let loader = ForumLoader {
+                            db: db.clone(),
+                            viewer: viewer.clone(),
+                        };
+                        let spawner = spawner.clone();
+                        // No cache across batches: whether a later level could reuse an
+                        // earlier one's rows would depend on which batch finished first,
+                        // and the statement count of a request must not. Keys are still
+                        // deduplicated within a batch.
+                        let loader = DataLoader::new(loader, move |task| spawner.spawn(task))
+                            .delay(Duration::ZERO);
+                        schema.execute(request.data(loader)).await
+                    }
+                    Err(error) => Response::from_errors(vec![error]),
+                };
+                responses.push(response);
+            }
+            responses
+        })
+        .await;
+        for response in &mut responses {
+            response.errors.iter_mut().for_each(error::classify);
+        }
+        match (prepared.batch, responses.pop()) {
+            (false, Some(single)) if responses.is_empty() => BatchResponse::Single(single),
+            (_, last) => {
+                responses.extend(last);
+                BatchResponse::Batch(responses)
+            }
+        }
     }
-}
-
-async fn execute(
-    engine: &Engine,
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    request: BatchRequest,
-) -> BatchResponse {
-    let schema = &engine.schema;
-    let mut response = batch::run(|spawner| {
-        let attach = |mut request: async_graphql::Request| {
-            engine.documents.attach(&mut request);
-            let spawner = spawner.clone();
-            let loader = ForumLoader {
-                db: db.clone(),
-                viewer: viewer.clone(),
-            };
-            // No cache across batches: whether a later level could reuse an earlier one's
-            // rows would depend on which batch finished first, and the statement count of
-            // a request must not. Keys are still deduplicated within a batch.
-            let loader =
-                DataLoader::new(loader, move |task| spawner.spawn(task)).delay(Duration::ZERO);
-            request.data(loader)
-        };
-        let request = match request {
-            BatchRequest::Single(r) => BatchRequest::Single(attach(r)),
-            BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(attach).collect()),
-        };
-        schema.execute_batch(request)
-    })
-    .await;
-    match &mut response {
-        BatchResponse::Single(r) => r.errors.iter_mut().for_each(error::classify),
-        BatchResponse::Batch(rs) => rs
-            .iter_mut()
-            .flat_map(|r| r.errors.iter_mut())
-            .for_each(error::classify),
-    }
-    response
 }

@@ -40,6 +40,7 @@ impl NodeQuery {
     }
 
     /// The objects with these global ids, in order; null where there is none.
+    #[graphql(complexity = "1 + ids.len() * child_complexity")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             let message = format!("at most {MAX_NODES} ids at once");

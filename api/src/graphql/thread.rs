@@ -103,6 +103,7 @@ impl Thread {
     }
 
     /// The thread's replies, the opening post first in the default order.
+    #[graphql(complexity = "crate::graphql::connection::cost(first, last, child_complexity)")]
     async fn replies(
         &self,
         ctx: &Context<'_>,

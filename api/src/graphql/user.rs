@@ -96,6 +96,7 @@ impl User {
     }
 
     /// Threads the user started, newest first.
+    #[graphql(complexity = "crate::graphql::connection::cost(first, last, child_complexity)")]
     async fn threads(
         &self,
         ctx: &Context<'_>,
@@ -114,6 +115,7 @@ impl User {
     }
 
     /// Replies the user posted, newest first.
+    #[graphql(complexity = "crate::graphql::connection::cost(first, last, child_complexity)")]
     async fn replies(
         &self,
         ctx: &Context<'_>,

@@ -1,22 +1,36 @@
 //! `POST /graphql` runs any operation; `GET /graphql` runs queries from the URL, or
 //! serves GraphiQL when there is none.
 
-use crate::{auth::ViewerError, metrics::count_statements, routes::graphiql, state::AppState};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+
 use async_graphql::{
     BatchRequest, BatchResponse, Request, Variables,
     parser::{parse_query, types::OperationType},
 };
 use axum::{
     body::Bytes,
-    extract::{Query, State},
+    extract::{ConnectInfo, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
+use crate::{
+    auth::ViewerError, metrics::count_statements, ratelimit::Client, routes::graphiql,
+    state::AppState,
+};
+
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -31,7 +45,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(request) => request,
         Err(e) => return bad_request(StatusCode::BAD_REQUEST, &format!("malformed request: {e}")),
     };
-    run(&state, &headers, request).await
+    run(&state, peer.ip(), &headers, request).await
 }
 
 #[derive(Deserialize)]
@@ -44,6 +58,7 @@ pub struct GetParams {
 
 pub async fn get(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<GetParams>,
 ) -> Response {
@@ -89,33 +104,69 @@ pub async fn get(
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
-    run(&state, &headers, BatchRequest::Single(request)).await
+    run(&state, peer.ip(), &headers, BatchRequest::Single(request)).await
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, request: BatchRequest) -> Response {
-    let (viewer, statements) = count_statements(state.auth.viewer(&state.db, headers)).await;
-    let viewer = match viewer {
-        Ok(viewer) => viewer,
-        Err(ViewerError::Unauthenticated(message)) => {
-            let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &message);
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer error=\"invalid_token\""),
-            );
-            return response;
-        }
-        Err(ViewerError::Unavailable(e)) => {
-            tracing::error!(error = %e, "cannot resolve the viewer");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "INTERNAL_SERVER_ERROR",
-                "the service is temporarily unavailable, try again",
+async fn run(
+    state: &AppState,
+    client: IpAddr,
+    headers: &HeaderMap,
+    request: BatchRequest,
+) -> Response {
+    let prepared = match state.graphql.prepare(request) {
+        Ok(prepared) => prepared,
+        Err(refused) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                refused.message.as_str(),
+                "QUERY_TOO_COMPLEX",
             );
         }
     };
-    let work = state.graphql.execute(&state.db, &viewer, request);
-    let (response, executed) = count_statements(work).await;
-    let statements = statements + executed;
+    let work = async {
+        let viewer = match state.auth.viewer(&state.db, headers).await {
+            Ok(viewer) => viewer,
+            Err(ViewerError::Unauthenticated(message)) => {
+                let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &message);
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+                return Err(response);
+            }
+            Err(ViewerError::Unavailable(e)) => {
+                tracing::error!(error = %e, "cannot resolve the viewer");
+                return Err(unavailable());
+            }
+        };
+        if prepared.mutations > 0 {
+            let who = match viewer.user_id() {
+                Some(id) => Client::User(id.to_owned()),
+                None => Client::Ip(client_ip(
+                    client,
+                    headers,
+                    state.config.rate_limit.trust_forwarded_for,
+                )),
+            };
+            if let Err(wait) = state.limiter.take(who, prepared.mutations) {
+                return Err(rate_limited(wait));
+            }
+        }
+        Ok(state.graphql.run(prepared, &state.db, &viewer).await)
+    };
+    let timed = tokio::time::timeout(state.config.request_timeout, count_statements(work)).await;
+    let (response, statements) = match timed {
+        Ok((Ok(response), statements)) => (response, statements),
+        Ok((Err(refused), _)) => return refused,
+        Err(_) => {
+            tracing::warn!("GraphQL request timed out");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TIMEOUT",
+                "the request took too long and was stopped",
+            );
+        }
+    };
     let errors = match &response {
         BatchResponse::Single(r) => r.errors.len(),
         BatchResponse::Batch(rs) => rs.iter().map(|r| r.errors.len()).sum(),
@@ -123,6 +174,44 @@ async fn run(state: &AppState, headers: &HeaderMap, request: BatchRequest) -> Re
     state.metrics.graphql_request(errors);
     tracing::debug!(statements, errors, "graphql executed");
     json(headers, &response)
+}
+
+/// The client's address: the connection's, or with `trust_forwarded_for` the first hop of
+/// `X-Forwarded-For` (set by a proxy in front of this service).
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
+    if !trust_forwarded_for {
+        return peer;
+    }
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|ip| ip.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
+fn unavailable() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "INTERNAL_SERVER_ERROR",
+        "the service is temporarily unavailable, try again",
+    )
+}
+
+/// Too many mutations: 429 with the wait in `Retry-After` and `extensions.retryAfter`.
+fn rate_limited(wait: Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let body = serde_json::json!({
+        "errors": [{
+            "message": format!("too many changes in a short time; retry in {seconds} s"),
+            "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds }
+        }]
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn json(request: &HeaderMap, body: &BatchResponse) -> Response {
@@ -147,6 +236,11 @@ fn json(request: &HeaderMap, body: &BatchResponse) -> Response {
 /// A request that is not GraphQL at all, answered in GraphQL's error shape.
 fn bad_request(status: StatusCode, message: &str) -> Response {
     error(status, "BAD_REQUEST", message)
+}
+
+/// A request refused before it ran, with `code`.
+fn refuse(status: StatusCode, message: &str, code: &str) -> Response {
+    error(status, code, message)
 }
 
 /// A request refused before the schema ran, answered in GraphQL's error shape.

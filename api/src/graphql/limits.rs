@@ -1,0 +1,208 @@
+//! Limits checked before a request runs: its size and nesting (before it is even parsed,
+//! since a parser recursing through 100,000 braces would exhaust its stack), then its
+//! aliases and root fields (on the parsed document). Depth and complexity are checked by
+//! async-graphql's validation, with connection sizes counted (`connection::cost`).
+
+use std::collections::HashSet;
+
+use async_graphql::{
+    ErrorExtensions, ServerError,
+    parser::types::{
+        DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    },
+};
+
+use super::{Limits, error::QUERY_TOO_COMPLEX};
+
+/// Brackets a query may nest before it is refused unparsed; validation then holds
+/// selections to `Limits::depth`.
+const MAX_NESTING: usize = 64;
+
+pub fn too_complex(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error.extensions = async_graphql::Error::new("")
+        .extend_with(|_, ext| ext.set("code", QUERY_TOO_COMPLEX))
+        .extensions;
+    error
+}
+
+/// Size and nesting of the query text, in one pass that skips strings and comments.
+pub fn check_text(query: &str, limits: &Limits) -> Result<(), ServerError> {
+    if query.len() > limits.query_bytes {
+        return Err(too_complex(format!(
+            "the query is {} bytes long (at most {})",
+            query.len(),
+            limits.query_bytes
+        )));
+    }
+    let bytes = query.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    if deepest > MAX_NESTING {
+        return Err(too_complex(format!(
+            "the query nests {deepest} levels deep (at most {MAX_NESTING} brackets)"
+        )));
+    }
+    Ok(())
+}
+
+/// Aliases in the whole document, and root fields of the operation that will run.
+pub fn check_document(
+    document: &ExecutableDocument,
+    operation: Option<&str>,
+    limits: &Limits,
+) -> Result<(), ServerError> {
+    let mut aliases = 0;
+    for (_, op) in document.operations.iter() {
+        aliases += count_aliases(&op.node.selection_set.node);
+    }
+    for fragment in document.fragments.values() {
+        aliases += count_aliases(&fragment.node.selection_set.node);
+    }
+    if aliases > limits.aliases {
+        return Err(too_complex(format!(
+            "the query has {aliases} aliases (at most {})",
+            limits.aliases
+        )));
+    }
+    if let Some(op) = selected(document, operation) {
+        let mut seen = HashSet::new();
+        let roots = count_fields(document, &op.selection_set.node, &mut seen);
+        if roots > limits.root_fields {
+            return Err(too_complex(format!(
+                "the operation asks for {roots} root fields (at most {})",
+                limits.root_fields
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the operation that will run is a mutation.
+pub fn is_mutation(document: &ExecutableDocument, operation: Option<&str>) -> bool {
+    selected(document, operation).is_some_and(|op| op.ty == OperationType::Mutation)
+}
+
+fn selected<'a>(
+    document: &'a ExecutableDocument,
+    operation: Option<&str>,
+) -> Option<&'a async_graphql::parser::types::OperationDefinition> {
+    match (&document.operations, operation) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        _ => None,
+    }
+}
+
+fn count_aliases(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some())
+                    + count_aliases(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => count_aliases(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+/// Fields of a selection set, through its fragments (each fragment once).
+fn count_fields<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    seen: &mut HashSet<&'a str>,
+) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(fragment) => {
+                count_fields(document, &fragment.node.selection_set.node, seen)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                match document.fragments.get(name) {
+                    Some(fragment) if seen.insert(name) => {
+                        count_fields(document, &fragment.node.selection_set.node, seen)
+                    }
+                    _ => 0,
+                }
+            }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    #[test]
+    fn nesting_is_counted_outside_strings_and_comments() {
+        let deep = format!("{}{}", "{a".repeat(100), "}".repeat(100));
+        assert!(check_text(&deep, &limits()).is_err());
+        let hidden = format!(
+            "{{ a(s: \"{}\") # {}\n }}",
+            "{".repeat(100),
+            "{".repeat(100)
+        );
+        assert!(check_text(&hidden, &limits()).is_ok());
+        let block = format!("{{ a(s: \"\"\"{}\"\"\") }}", "[".repeat(100));
+        assert!(check_text(&block, &limits()).is_ok());
+        let huge = "a".repeat(limits().query_bytes + 1);
+        assert!(check_text(&huge, &limits()).is_err());
+    }
+
+    #[test]
+    fn aliases_and_root_fields_are_counted_through_fragments()
+    -> Result<(), async_graphql::parser::Error> {
+        let many: String = (0..60).map(|i| format!("a{i}: __typename ")).collect();
+        let doc = async_graphql::parser::parse_query(format!("{{ {many} }}"))?;
+        assert!(check_document(&doc, None, &limits()).is_err());
+        let roots: String = (0..21).map(|i| format!("f{i} ")).collect();
+        let doc = async_graphql::parser::parse_query(format!(
+            "{{ ...F }} fragment F on Query {{ {roots} }}"
+        ))?;
+        assert!(check_document(&doc, None, &limits()).is_err());
+        let doc = async_graphql::parser::parse_query("mutation M { a } query Q { b }")?;
+        assert!(is_mutation(&doc, Some("M")) && !is_mutation(&doc, Some("Q")));
+        assert!(check_document(&doc, Some("Q"), &limits()).is_ok());
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! Mutation rate limits: a token bucket per signed-in user, or per client IP for anonymous
+//! requests. In memory, per instance: a cap on bursts from one client, not a quota.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use crate::config::RateLimitConfig;
+
+/// Buckets kept before full (idle) ones are dropped.
+const MAX_BUCKETS: usize = 50_000;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Client {
+    User(String),
+    Ip(IpAddr),
+}
+
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+pub struct RateLimiter {
+    config: RateLimitConfig,
+    buckets: Mutex<HashMap<Client, Bucket>>,
+}
+
+impl RateLimiter {
+    pub fn new(config: RateLimitConfig) -> Self {
+        Self {
+            config,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// (refill per second, capacity) for a client; `None` when unlimited.
+    fn rate(&self, client: &Client) -> Option<(f64, f64)> {
+        let per_minute = match client {
+            Client::User(_) => self.config.per_minute,
+            Client::Ip(_) => self.config.anonymous_per_minute,
+        };
+        (per_minute > 0).then(|| {
+            let burst = self.config.burst.clamp(1, per_minute);
+            (f64::from(per_minute) / 60.0, f64::from(burst))
+        })
+    }
+
+    /// Takes `cost` tokens, or says how long to wait until they are there.
+    pub fn take(&self, client: Client, cost: u32) -> Result<(), Duration> {
+        let Some((refill, capacity)) = self.rate(&client) else {
+            return Ok(());
+        };
+        let cost = f64::from(cost);
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        if buckets.len() >= MAX_BUCKETS {
+            buckets.retain(|c, b| {
+                let full = self.rate(c).is_none_or(|(refill, capacity)| {
+                    b.tokens + now.duration_since(b.updated).as_secs_f64() * refill >= capacity
+                });
+                !full
+            });
+        }
+        let bucket = buckets.entry(client).or_insert(Bucket {
+            tokens: capacity,
+            updated: now,
+        });
+        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * refill).min(capacity);
+        bucket.updated = now;
+        if bucket.tokens >= cost {
+            bucket.tokens -= cost;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((cost - bucket.tokens) / refill))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(per_minute: u32, burst: u32) -> RateLimiter {
+        RateLimiter::new(RateLimitConfig {
+            per_minute,
+            burst,
+            anonymous_per_minute: 6,
+            trust_forwarded_for: false,
+        })
+    }
+
+    #[test]
+    fn a_burst_then_a_wait() {
+        let limiter = limiter(60, 3);
+        let ann = || Client::User("ann".into());
+        for _ in 0..3 {
+            assert_eq!(limiter.take(ann(), 1), Ok(()));
+        }
+        let wait = limiter.take(ann(), 1).err().unwrap_or_default();
+        assert!(
+            wait > Duration::from_millis(900) && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        // Another client has its own bucket.
+        assert_eq!(limiter.take(Client::User("bob".into()), 1), Ok(()));
+        // Anonymous clients share their IP's (smaller) bucket.
+        let ip = || Client::Ip(IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(limiter.take(ip(), 3), Ok(()));
+        assert!(limiter.take(ip(), 1).is_err());
+    }
+
+    #[test]
+    fn zero_means_unlimited() {
+        let limiter = limiter(0, 0);
+        for _ in 0..1000 {
+            assert_eq!(limiter.take(Client::User("ann".into()), 1), Ok(()));
+        }
+    }
+}
