@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
@@ -148,6 +149,8 @@ fn router(state: AppState, cors: CorsLayer) -> Router {
         .route("/metrics", get(routes::health::metrics))
         .route("/webhooks/clerk", post(routes::webhook::clerk))
         .layer(DefaultBodyLimit::max(body_limit))
+        // Refuses a declared length over the limit at once, without reading the body.
+        .layer(RequestBodyLimitLayer::new(body_limit))
         // A backstop: GraphQL requests time out (with a GraphQL error) before this.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

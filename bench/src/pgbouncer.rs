@@ -43,11 +43,28 @@ impl Pgbouncer {
         pool_size: u32,
         max_prepared_statements: u32,
     ) -> std::io::Result<Self> {
+        let listen = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        Self::start_on(
+            binary,
+            upstream_url,
+            pool_size,
+            max_prepared_statements,
+            listen,
+        )
+    }
+
+    /// As `start`, listening on `listen` (to bring a killed pooler back where it was).
+    pub fn start_on(
+        binary: &str,
+        upstream_url: &str,
+        pool_size: u32,
+        max_prepared_statements: u32,
+        listen: u16,
+    ) -> std::io::Result<Self> {
         let (user, host, port, password) = server_of(upstream_url);
         let password = password
             .map(|p| format!(" password={p}"))
             .unwrap_or_default();
-        let listen = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = std::env::temp_dir().join(format!("pgbouncer-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
         let config = format!(

@@ -326,3 +326,57 @@ impl<R> Page<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{category, reply::ReplyOrder, thread::ThreadOrder};
+
+    fn windows(text: &str) -> Vec<Result<Window>> {
+        let request = PageRequest {
+            first: Some(10),
+            after: Some(text.to_owned()),
+            ..PageRequest::default()
+        };
+        vec![
+            request.window(ThreadOrder::LatestActivity.ordering()),
+            request.window(ThreadOrder::Oldest.ordering()),
+            request.window(ReplyOrder::Top.ordering()),
+            request.window(&category::BY_NAME),
+        ]
+    }
+
+    proptest! {
+        /// Any text is a cursor or a BAD_USER_INPUT, never a panic.
+        #[test]
+        fn arbitrary_cursors_are_refused_cleanly(text in ".{0,200}") {
+            for window in windows(&text) {
+                let clean = matches!(window, Ok(_) | Err(Error::Invalid { .. }));
+                prop_assert!(clean);
+            }
+        }
+
+        /// Well-encoded text of any shape reaches the key parsers, which refuse it cleanly.
+        #[test]
+        fn encoded_garbage_is_refused_cleanly(
+            tag in prop::sample::select(vec!["thread-latest", "thread-oldest", "reply-top", "category-name", "x"]),
+            parts in prop::collection::vec("[0-9a-z|=_-]{0,40}", 0..6),
+        ) {
+            let raw = format!("{tag}|{}", parts.join("|"));
+            let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+            for window in windows(&text) {
+                let clean = matches!(window, Ok(_) | Err(Error::Invalid { .. }));
+                prop_assert!(clean);
+            }
+        }
+
+        #[test]
+        fn page_sizes_outside_the_range_are_refused(n in any::<i64>()) {
+            let window = PageRequest::first(n).window(&category::BY_NAME);
+            prop_assert_eq!(window.is_ok(), (0..=MAX_PAGE_SIZE as i64).contains(&n));
+        }
+    }
+}

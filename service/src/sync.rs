@@ -239,3 +239,64 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            ".{0,20}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::hash_map(
+                    prop::sample::select(vec![
+                        "id",
+                        "type",
+                        "data",
+                        "timestamp",
+                        "email_addresses",
+                        "email_address",
+                        "primary_email_address_id",
+                        "public_metadata",
+                        "role",
+                        "updated_at",
+                        "created_at",
+                        "first_name",
+                    ])
+                    .prop_map(str::to_owned),
+                    inner,
+                    0..8,
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = ClerkEvent::parse(&bytes);
+        }
+
+        /// Whatever a signed payload holds, reading it as a user event is an answer.
+        #[test]
+        fn arbitrary_payloads_are_read_or_refused(data in json(), kind in prop::sample::select(vec!["user.created", "user.updated", "user.deleted"])) {
+            let event = ClerkEvent { kind: kind.to_owned(), data, timestamp: None };
+            let _: Result<ClerkUser> = super::data(&event);
+            let _: Result<DeletedUser> = super::data(&event);
+            if let Ok(user) = super::data::<ClerkUser>(&event) {
+                let _ = valid_id(&user.id);
+                let _ = role(&user.public_metadata);
+                let _ = user.updated_at.and_then(from_ms);
+            }
+        }
+    }
+}

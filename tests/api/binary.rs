@@ -97,7 +97,7 @@ fn print_schema_prints_the_sdl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_stops_accepting() {
-    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    let app = TestApp::spawn(Backend::Sqlite).await;
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
     app.shutdown().await;
     assert!(tokio::net::TcpStream::connect(app.addr).await.is_err());

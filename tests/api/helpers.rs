@@ -202,8 +202,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub metrics: Arc<Metrics>,
     client: Client<HttpConnector, Full<Bytes>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+    server: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     /// The database this app owns (dropped with it), if any.
     pub database: Option<TestDb>,
 }
@@ -267,8 +267,8 @@ impl TestApp {
             db,
             metrics,
             client: Client::builder(TokioExecutor::new()).build_http(),
-            shutdown: Some(tx),
-            server: Some(server),
+            shutdown: std::sync::Mutex::new(Some(tx)),
+            server: std::sync::Mutex::new(Some(server)),
             database,
         }
     }
@@ -280,18 +280,19 @@ impl TestApp {
             db: DatabaseConnection::default(),
             metrics: Arc::default(),
             client: Client::builder(TokioExecutor::new()).build_http(),
-            shutdown: None,
-            server: None,
+            shutdown: std::sync::Mutex::default(),
+            server: std::sync::Mutex::default(),
             database: None,
         }
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server.
-    pub async fn shutdown(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
+    pub async fn shutdown(&self) {
+        if let Some(tx) = self.shutdown.lock().unwrap().take() {
             let _ = tx.send(());
         }
-        if let Some(server) = self.server.take() {
+        let server = self.server.lock().unwrap().take();
+        if let Some(server) = server {
             server.await.unwrap().unwrap();
         }
     }
@@ -381,7 +382,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
+        if let Some(tx) = self.shutdown.lock().ok().and_then(|mut s| s.take()) {
             let _ = tx.send(());
         }
     }

@@ -72,6 +72,7 @@ pub fn classify(error: &mut ServerError) {
     let message = error.message.as_str();
     let code = if message.starts_with("Query is too complex")
         || message.starts_with("Query is nested too deep")
+        || message.starts_with("The recursion depth of the query")
     {
         QUERY_TOO_COMPLEX
     } else if message.starts_with("Invalid value for argument")

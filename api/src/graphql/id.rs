@@ -96,6 +96,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_decodes_or_is_refused(text in ".{0,100}") {
+            let _ = NodeId::decode(&text);
+            let _ = NodeId::thread(&ID(text.clone()), "id");
+        }
+
+        #[test]
+        fn encoded_pairs_decode_or_are_refused(kind in "[A-Za-z]{0,10}", key in ".{0,60}") {
+            let text = URL_SAFE_NO_PAD.encode(format!("{kind}:{key}"));
+            if let Some(id) = NodeId::decode(&text) {
+                proptest::prop_assert_eq!(NodeId::decode(&id.encode()), Some(id));
+            }
+        }
+    }
+
     #[test]
     fn rejects_garbage() {
         for text in ["", "!!", "VGhyZWFkOm5vcGU", "Zm9vOmJhcg", "VXNlcjo"] {

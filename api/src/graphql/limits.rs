@@ -206,3 +206,17 @@ mod tests {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_is_measured_without_panicking(text in "[{}()\\[\\]\"#\\\\a\n ]{0,400}") {
+            let _ = check_text(&text, &Limits::default());
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Database faults (Postgres only): timeouts that fail fast and write nothing, a shutdown
+//! that finishes what is in flight, and a pooler killed and restarted under load without
+//! losing an acknowledged write.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use api::graphql::NodeId;
+use bench::pgbouncer::Pgbouncer;
+use entity::user::Role;
+use futures_util::future::join_all;
+use hyper::StatusCode;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::json;
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::{
+    fixtures,
+    helpers::{Backend, TestApp, TestDb, admin_url, codes, test_config, token},
+    writes,
+};
+
+/// Holds `thread`'s row lock from outside the app until dropped (rolled back).
+async fn lock_thread(database: &TestDb, thread: uuid::Uuid) -> PgConnection {
+    let mut conn = PgConnection::connect(&database.url).await.unwrap();
+    conn.execute("BEGIN").await.unwrap();
+    sqlx::query("SELECT 1 FROM threads WHERE id = $1 FOR UPDATE")
+        .bind(thread)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+async fn replies(app: &TestApp) -> u64 {
+    entity::reply::Entity::find().count(&app.db).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_write_fails_fast_and_writes_nothing() {
+    if Backend::postgres().is_none() {
+        return;
+    }
+    for (env, status, code) in [
+        // The statement gives up first: the transaction rolls back.
+        (
+            [
+                ("DATABASE_STATEMENT_TIMEOUT", "300ms"),
+                ("REQUEST_TIMEOUT", "10s"),
+            ],
+            StatusCode::OK,
+            "INTERNAL_SERVER_ERROR",
+        ),
+        // The request gives up first: its work is dropped, the transaction with it.
+        (
+            [
+                ("DATABASE_STATEMENT_TIMEOUT", "0"),
+                ("REQUEST_TIMEOUT", "400ms"),
+            ],
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TIMEOUT",
+        ),
+    ] {
+        let app = TestApp::spawn_with(Backend::Postgres, &env).await;
+        let ann = fixtures::user(&app.db, "ann", Role::Member).await;
+        let category = fixtures::category(&app.db, "slow").await;
+        let (thread, _) = fixtures::thread(&app.db, &category, &[&ann], "t", 1).await;
+        let before = replies(&app).await;
+        let lock = lock_thread(app.database.as_ref().unwrap(), thread.id).await;
+        let started = Instant::now();
+        let input = json!({ "threadId": NodeId::Thread(thread.id).encode().0, "body": "blocked" });
+        let token = token("ann");
+        let reply = app
+            .post_graphql(
+                &[("authorization", &format!("Bearer {token}"))],
+                &json!({ "query": writes::ADD_REPLY, "variables": { "input": input } }),
+            )
+            .await;
+        let took = started.elapsed();
+        assert_eq!(
+            (reply.status, codes(&reply.json())),
+            (status, vec![code.to_owned()]),
+            "{env:?}: {}",
+            reply.text()
+        );
+        assert!(took < Duration::from_secs(2), "{env:?}: took {took:?}");
+        drop(lock);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(replies(&app).await, before, "{env:?}: nothing written");
+        fixtures::assert_counters_exact(&app.db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_requests_in_flight() {
+    if Backend::postgres().is_none() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let ann = fixtures::user(&app.db, "ann", Role::Member).await;
+    let category = fixtures::category(&app.db, "bye").await;
+    let (thread, _) = fixtures::thread(&app.db, &category, &[&ann], "t", 1).await;
+    let lock = lock_thread(app.database.as_ref().unwrap(), thread.id).await;
+    let input = json!({ "threadId": NodeId::Thread(thread.id).encode().0, "body": "last words" });
+    let token = format!("Bearer {}", token("ann"));
+    let body = json!({ "query": writes::ADD_REPLY, "variables": { "input": input } });
+    let headers = [("authorization", token.as_str())];
+    let in_flight = app.post_graphql(&headers, &body);
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(lock);
+    };
+    let stopped = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.shutdown().await;
+    };
+    let (reply, (), ()) = tokio::join!(in_flight, release, stopped);
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(codes(&reply.json()).is_empty(), "{}", reply.text());
+    assert_eq!(
+        reply.json()["data"]["addReply"]["reply"]["body"],
+        "last words"
+    );
+}
+
+/// Records an acknowledged write.
+type Record = Box<dyn FnOnce(&mut Acked) + Send>;
+
+#[derive(Default)]
+struct Acked {
+    replies: Vec<String>,
+    votes: Vec<(String, String, &'static str)>,
+    webhooks: HashMap<String, i64>,
+    failures: usize,
+    slow_failures: usize,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooler_crash_under_load_loses_no_acknowledged_write() {
+    let Some(bin) = crate::pooled::pooled() else {
+        return;
+    };
+    let database = TestDb::create(Backend::Postgres).await;
+    let mut bouncer = Pgbouncer::start(&bin, &admin_url(), 5, 200).unwrap();
+    let port = bouncer.port;
+    let config = test_config(
+        &bouncer.url(&database.name),
+        &[
+            ("DIRECT_DATABASE_URL", &database.url),
+            ("DATABASE_ACQUIRE_TIMEOUT", "1s"),
+            ("DATABASE_CONNECT_TIMEOUT", "1s"),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+        ],
+    );
+    let app = TestApp::start(None, config).await;
+    let users = fixtures::users(&app.db, "load", 16).await;
+    let category = fixtures::category(&app.db, "faults").await;
+    let mut threads = Vec::new();
+    for t in 0..8 {
+        let refs: Vec<_> = users.iter().collect();
+        threads.push(fixtures::thread(&app.db, &category, &refs, &format!("t{t}"), 20).await);
+    }
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let outage = Arc::new(AtomicBool::new(false));
+    let readiness_during_outage = Arc::new(Mutex::new(Vec::new()));
+
+    let workers = (0..8).map(|w| {
+        let (app, acked, stop, threads, users) = (&app, acked.clone(), stop.clone(), &threads, &users);
+        async move {
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let (thread, posts) = &threads[(w + i) % threads.len()];
+                let voter = &users[w];
+                let token = format!("Bearer {}", token(&voter.id));
+                let started = Instant::now();
+                let (ok, record): (bool, Record) = match i % 4 {
+                    0 => {
+                        let id = NodeId::Thread(thread.id).encode().0;
+                        let r = app.post_graphql(&[], &json!({ "query": "query($id: ID!) { thread(id: $id) { replies(first: 20) { nodes { id author { clerkId } } } } }", "variables": { "id": id } })).await;
+                        (r.status == StatusCode::OK && codes(&r.json()).is_empty(), Box::new(|_| {}))
+                    }
+                    1 => {
+                        let input = json!({ "threadId": NodeId::Thread(thread.id).encode().0, "body": format!("w{w} #{i}") });
+                        let r = app.post_graphql(&[("authorization", &token)], &json!({ "query": writes::ADD_REPLY, "variables": { "input": input } })).await;
+                        let body = if r.status == StatusCode::OK { r.json() } else { json!({}) };
+                        let ok = r.status == StatusCode::OK && codes(&body).is_empty();
+                        let id = body["data"]["addReply"]["reply"]["id"].as_str().unwrap_or("").to_owned();
+                        (ok, Box::new(move |a: &mut Acked| a.replies.push(id)))
+                    }
+                    2 => {
+                        // Each (voter, reply) pair is voted once, so an acknowledgement is final.
+                        let post = &posts[(i / 4) % posts.len()];
+                        if post.author_id == voter.id {
+                            continue;
+                        }
+                        let value = if i % 8 < 4 { "UP" } else { "DOWN" };
+                        let reply_id = NodeId::Reply(post.id).encode().0;
+                        let input = json!({ "replyId": reply_id, "value": value });
+                        let r = app.post_graphql(&[("authorization", &token)], &json!({ "query": writes::CAST_VOTE, "variables": { "input": input } })).await;
+                        let ok = r.status == StatusCode::OK && codes(&r.json()).is_empty();
+                        let key = (post.id.to_string(), voter.id.clone());
+                        (ok, Box::new(move |a: &mut Acked| {
+                            a.votes.retain(|v| (v.0.as_str(), v.1.as_str()) != (key.0.as_str(), key.1.as_str()));
+                            a.votes.push((key.0, key.1, value));
+                        }))
+                    }
+                    _ => {
+                        let user = format!("user_hook_{w}");
+                        let version = i as i64;
+                        let r = crate::webhook::deliver(app, &crate::webhook::user_event("user.updated", &user, version, None)).await;
+                        (r.status == StatusCode::OK, Box::new(move |a: &mut Acked| {
+                            let v = a.webhooks.entry(user).or_insert(0);
+                            *v = (*v).max(1_800_000_000_000 + version * 1000);
+                        }))
+                    }
+                };
+                let mut acked = acked.lock().unwrap();
+                if ok {
+                    record(&mut acked);
+                } else {
+                    acked.failures += 1;
+                    if started.elapsed() > Duration::from_secs(3) {
+                        acked.slow_failures += 1;
+                    }
+                }
+            }
+        }
+    });
+    let chaos = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        bouncer.kill();
+        outage.store(true, Ordering::Relaxed);
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let status = app.get("/readyz").await.status;
+            readiness_during_outage.lock().unwrap().push(status);
+        }
+        bouncer = Pgbouncer::start_on(&bin, &admin_url(), 5, 200, port).unwrap();
+        outage.store(false, Ordering::Relaxed);
+        // Until the app is ready again, then some more load.
+        let back = Instant::now();
+        while app.get("/readyz").await.status != StatusCode::OK {
+            assert!(
+                back.elapsed() < Duration::from_secs(15),
+                "the service did not recover"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.store(true, Ordering::Relaxed);
+    };
+    let (_, ()) = tokio::join!(join_all(workers), chaos);
+
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    let during = readiness_during_outage.lock().unwrap().clone();
+    assert!(
+        during.iter().all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "readyz during the outage: {during:?}"
+    );
+    assert!(acked.failures > 0, "the outage was felt");
+    assert_eq!(acked.slow_failures, 0, "failures were fast");
+    eprintln!(
+        "pooler crash: {} replies, {} votes, {} webhook users acknowledged; {} requests failed during the outage",
+        acked.replies.len(),
+        acked.votes.len(),
+        acked.webhooks.len(),
+        acked.failures
+    );
+    // Every acknowledged write is in the database.
+    let mut direct = PgConnection::connect(&database.url).await.unwrap();
+    let mut lost = 0;
+    for id in &acked.replies {
+        let NodeId::Reply(uuid) = NodeId::decode(id).unwrap() else {
+            panic!("{id}")
+        };
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM thread_replies WHERE id = $1")
+            .bind(uuid)
+            .fetch_optional(&mut direct)
+            .await
+            .unwrap();
+        lost += usize::from(found.is_none());
+    }
+    for (reply, voter, value) in &acked.votes {
+        let stored: Option<i16> = sqlx::query_scalar(
+            "SELECT value FROM reply_votes WHERE reply_id = $1::uuid AND voter_id = $2",
+        )
+        .bind(reply)
+        .bind(voter)
+        .fetch_optional(&mut direct)
+        .await
+        .unwrap();
+        lost += usize::from(stored != Some(if *value == "UP" { 1 } else { -1 }));
+    }
+    for (user, version) in &acked.webhooks {
+        let stored: Option<i64> =
+            sqlx::query_scalar("SELECT source_version FROM \"user\" WHERE id = $1")
+                .bind(user)
+                .fetch_optional(&mut direct)
+                .await
+                .unwrap()
+                .flatten();
+        lost += usize::from(stored.is_none_or(|s| s < *version));
+    }
+    assert_eq!(lost, 0, "acknowledged writes lost");
+    assert!(!acked.replies.is_empty() && !acked.votes.is_empty());
+    fixtures::assert_counters_exact(&app.db).await;
+    drop(bouncer);
+}

@@ -1,0 +1,336 @@
+//! Hostile input and resource limits: each with its exact outcome, answered fast, and
+//! the server unharmed afterwards.
+
+use std::time::{Duration, Instant};
+
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    fixtures,
+    helpers::{Backend, TestApp, codes, token},
+};
+
+/// POSTs raw bytes as a GraphQL request; returns (status, body, time taken).
+async fn post(app: &TestApp, body: impl Into<hyper::body::Bytes>) -> (StatusCode, Value, Duration) {
+    let started = Instant::now();
+    let reply = app
+        .request(
+            Method::POST,
+            "/graphql",
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await;
+    let body = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    (reply.status, body, started.elapsed())
+}
+
+/// Announces a body of `length` bytes, sends a little of it, and returns the status line.
+async fn raw_post(app: &TestApp, length: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let _ = stream.write_all(&vec![b' '; 64 * 1024]).await;
+    let mut buf = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn query(text: String) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "query": text })).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_queries_are_refused_fast() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let nested = |depth: usize| {
+        format!(
+            "{{ categories {{ nodes {{ {}id{} }} }} }}",
+            "threads { nodes { category { ".repeat(depth / 4),
+            " } } }".repeat(depth / 4)
+        )
+    };
+    let aliases: String = (0..1000).map(|i| format!("a{i}: __typename ")).collect();
+    let roots: String = (0..25).map(|i| format!("r{i}: viewer {{ id }} ")).collect();
+    let braces = format!("{}{}", "{a".repeat(10_000), "}".repeat(10_000));
+    let wide = "{ categories(first: 100) { nodes { threads(first: 100) { nodes { replies(first: 100) { nodes { id } } } } } } }";
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "a query nested 50 deep",
+            query(nested(50)),
+            StatusCode::OK,
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "10,000 nested braces",
+            query(braces),
+            StatusCode::OK,
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "1,000 aliases",
+            query(format!("{{ {aliases} }}")),
+            StatusCode::OK,
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "25 root fields",
+            query(format!("{{ {roots} }}")),
+            StatusCode::OK,
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "a million rows of connections",
+            query(wide.to_owned()),
+            StatusCode::OK,
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "40 KB of query text",
+            query(format!("{{ __typename }} # {}", "x".repeat(40_000))),
+            StatusCode::OK,
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "a batch of 11",
+            serde_json::to_vec(&vec![json!({ "query": "{ __typename }" }); 11]).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "a huge integer",
+            query("{ categories(first: 123456789012345678901234567890) { totalCount } }".into()),
+            StatusCode::OK,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "a string for an Int",
+            query("{ categories(first: \"ten\") { totalCount } }".into()),
+            StatusCode::OK,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "an Int for an ID",
+            query("{ thread(id: 12) { id } }".into()),
+            StatusCode::OK,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "an unknown enum value",
+            query("{ categories { nodes { threads(orderBy: RANDOM) { totalCount } } } }".into()),
+            StatusCode::OK,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "invalid UTF-8",
+            b"{\"query\": \"{ \xff\xfe }\"}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        ),
+        (
+            "JSON that is not a request",
+            b"[1, 2, 3]".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        ),
+        (
+            "deeply nested variables",
+            format!(
+                "{{\"query\": \"{{ __typename }}\", \"variables\": {{\"v\": {}1{}}}}}",
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            )
+            .into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        ),
+    ];
+    for (name, body, status, code) in cases {
+        let (got_status, body, took) = post(&app, body).await;
+        assert_eq!(got_status, status, "{name}: {body}");
+        let got = codes(&body);
+        assert!(
+            !got.is_empty() && got.iter().all(|c| c == code),
+            "{name}: {body}"
+        );
+        assert!(took < Duration::from_millis(500), "{name} took {took:?}");
+        assert!(!body.to_string().contains("panicked"), "{name}: {body}");
+    }
+    // Five megabytes are refused by their declared size; the server answers without
+    // waiting for them (a client that keeps sending is then cut off).
+    let started = Instant::now();
+    let status_line = raw_post(&app, 5 * 1024 * 1024).await;
+    assert!(status_line.starts_with("HTTP/1.1 413"), "{status_line}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "5 MB body took {:?}",
+        started.elapsed()
+    );
+    // And the server is none the worse.
+    let data = app.data("{ __typename }", json!({})).await;
+    assert_eq!(data["__typename"], "Query");
+}
+
+/// A parser recursing once per brace would overflow its stack (and abort the process)
+/// long before 100,000: the nesting is refused before parsing, whatever the size limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_nesting_never_reaches_the_parser() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("GRAPHQL_MAX_QUERY_BYTES", "2000000"),
+            ("MAX_BODY_BYTES", "2000000"),
+        ],
+    )
+    .await;
+    for open in ["{a", "(a:", "[", "{a(b:["] {
+        let text = format!("{}{}", open.repeat(100_000), "}".repeat(100_000));
+        let (status, body, took) = post(&app, query(text)).await;
+        assert_eq!(
+            (status, codes(&body)),
+            (StatusCode::OK, vec!["QUERY_TOO_COMPLEX".to_owned()]),
+            "{open}"
+        );
+        assert!(took < Duration::from_millis(500), "{open} took {took:?}");
+    }
+    assert_eq!(
+        app.data("{ __typename }", json!({})).await["__typename"],
+        "Query"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutations_are_rate_limited_per_user_with_a_retry_hint() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("RATE_LIMIT_PER_MINUTE", "60"),
+            ("RATE_LIMIT_BURST", "3"),
+            ("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "2"),
+        ],
+    )
+    .await;
+    fixtures::user(&app.db, "ann", entity::user::Role::Member).await;
+    fixtures::user(&app.db, "bob", entity::user::Role::Member).await;
+    let category = fixtures::category(&app.db, "rl").await;
+    let (thread, _) = fixtures::thread(
+        &app.db,
+        &category,
+        &[&fixtures::user(&app.db, "cat", entity::user::Role::Member).await],
+        "t",
+        1,
+    )
+    .await;
+    let thread_id = api::graphql::NodeId::Thread(thread.id).encode().0;
+    let add = json!({ "query": crate::writes::ADD_REPLY, "variables": { "input": { "threadId": thread_id, "body": "hi" } } });
+    let as_user = |user: &str| format!("Bearer {}", token(user));
+    let ann = as_user("ann");
+    for _ in 0..3 {
+        let reply = app.post_graphql(&[("authorization", &ann)], &add).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    }
+    let limited = app.post_graphql(&[("authorization", &ann)], &add).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(codes(&limited.json()), ["RATE_LIMITED"]);
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    assert_eq!(limited.json()["errors"][0]["extensions"]["retryAfter"], 1);
+    // Reads are not limited; other users have their own budget.
+    let read = app
+        .post_graphql(
+            &[("authorization", &ann)],
+            &json!({ "query": "{ viewer { id } }" }),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    let bob = app
+        .post_graphql(&[("authorization", &as_user("bob"))], &add)
+        .await;
+    assert_eq!(bob.status, StatusCode::OK, "{}", bob.text());
+    // Anonymous mutations are counted per client address.
+    let mut anonymous = Vec::new();
+    for _ in 0..3 {
+        anonymous.push(app.post_graphql(&[], &add).await.status);
+    }
+    assert_eq!(
+        anonymous,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // Webhooks are not rate limited.
+    for v in 1..=5 {
+        let reply = crate::webhook::deliver(
+            &app,
+            &crate::webhook::user_event("user.updated", "user_rl", v, None),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_replayed_webhooks_change_nothing() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let event = crate::webhook::user_event("user.created", "user_replay", 1, Some("admin"));
+    let body = event.to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signature = svix::webhooks::Webhook::new(crate::helpers::WEBHOOK_SECRET)
+        .unwrap()
+        .sign("msg_replay", now, body.as_bytes())
+        .unwrap();
+    let headers = [
+        ("content-type", "application/json"),
+        ("svix-id", "msg_replay"),
+        ("svix-timestamp", &now.to_string()),
+        ("svix-signature", &signature),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, *v)).collect();
+    let first = app
+        .request(Method::POST, "/webhooks/clerk", &headers, body.clone())
+        .await;
+    assert_eq!(
+        (first.status, first.json()),
+        (StatusCode::OK, json!({ "status": "applied" }))
+    );
+    // The same delivery again (svix retries, or an attacker replays it): a no-op.
+    let replay = app
+        .request(Method::POST, "/webhooks/clerk", &headers, body.clone())
+        .await;
+    assert_eq!(
+        (replay.status, replay.json()),
+        (StatusCode::OK, json!({ "status": "stale" }))
+    );
+    // A forged promotion: the right headers, a body the signature is not for.
+    let forged = body
+        .replace("\"admin\"", "\"moderator\"")
+        .replace("First1", "Mallory");
+    let refused = app
+        .request(Method::POST, "/webhooks/clerk", &headers, forged)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let row = <entity::user::Entity as sea_orm::EntityTrait>::find_by_id("user_replay")
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.role, row.first_name.as_deref()),
+        (entity::user::Role::Admin, Some("First1"))
+    );
+}
