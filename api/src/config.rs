@@ -195,14 +195,7 @@ impl Config {
                     parse_duration,
                 )?,
             },
-            cors_origins: get("CORS_ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            cors_origins: origins(get("CORS_ALLOWED_ORIGINS")),
             max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024, |v| v.parse().ok())?,
             limits: {
                 let d = Limits::default();
@@ -243,14 +236,7 @@ impl Config {
                 jwt_key: get("CLERK_JWT_KEY").map(|pem| pem.replace("\\n", "\n")),
                 jwks_url: get("CLERK_JWKS_URL"),
                 issuer: get("CLERK_ISSUER"),
-                authorized_parties: get("CLERK_AUTHORIZED_PARTIES")
-                    .map(|v| {
-                        v.split(',')
-                            .map(|o| o.trim().trim_end_matches('/').to_owned())
-                            .filter(|o| !o.is_empty())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                authorized_parties: origins(get("CLERK_AUTHORIZED_PARTIES")),
                 jwks_min_refresh: env.parse(
                     "CLERK_JWKS_MIN_REFRESH",
                     Duration::from_secs(10),
@@ -288,6 +274,18 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             message: message.into(),
         }
     }
+}
+
+/// A comma-separated list of origins, without trailing slashes.
+fn origins(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

@@ -30,8 +30,10 @@ impl Default for PoolOptions {
         Self {
             max_connections: 10,
             min_connections: 1,
-            connect_timeout: Duration::from_secs(5),
-            acquire_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            // sqlx keeps retrying a refused connection until this deadline, so it is also
+            // how long a request waits while the database is away: short, to fail fast.
+            acquire_timeout: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(1800),
         }

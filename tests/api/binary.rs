@@ -1,53 +1,35 @@
 //! The `forum` binary as the README runs it: embedded database, demo data, GraphiQL at the
 //! printed address, and a clean exit on SIGTERM.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
 use hyper::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, spawn_binary};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_the_embedded_demo_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("forum-bin-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_forum"))
-        .current_dir(&dir)
-        .env_remove("DATABASE_URL")
-        .env("LISTEN_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server prints its address");
-        if let Some(rest) = line.split("GraphiQL at http://").nth(1) {
-            break rest.trim_end_matches("/graphql").trim().to_owned();
-        }
-    };
+    // Nothing configured: no database URL, no Clerk key.
+    let unset = [
+        ("DATABASE_URL", ""),
+        ("CLERK_JWT_KEY", ""),
+        ("CLERK_JWKS_URL", ""),
+        ("CLERK_ISSUER", ""),
+    ];
+    let (mut child, addr) = spawn_binary(&unset, Some(&dir));
     assert!(
         dir.join("forum.db").exists(),
         "the embedded database is a file in the working directory"
     );
 
-    let app = TestApp::remote(addr.parse().unwrap());
+    assert!(
+        dir.join("forum-dev-key.pem").exists(),
+        "the development signing key is made beside the embedded database"
+    );
+    let app = TestApp::remote(addr);
     let page = app.get("/graphql").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("graphiql.min.js"));

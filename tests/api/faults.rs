@@ -153,8 +153,6 @@ async fn a_pooler_crash_under_load_loses_no_acknowledged_write() {
         &bouncer.url(&database.name),
         &[
             ("DIRECT_DATABASE_URL", &database.url),
-            ("DATABASE_ACQUIRE_TIMEOUT", "1s"),
-            ("DATABASE_CONNECT_TIMEOUT", "1s"),
             ("RATE_LIMIT_PER_MINUTE", "0"),
         ],
     );

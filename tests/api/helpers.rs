@@ -195,6 +195,65 @@ impl Drop for TestDb {
     }
 }
 
+/// Drops `name` while apps may be connected to it: the database goes away under them.
+pub async fn drop_database(name: &str) {
+    let mut admin = PgConnection::connect(&admin_url()).await.unwrap();
+    admin
+        .execute(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .await
+        .unwrap();
+}
+
+/// Starts the `forum` binary with `env` (on a random loopback port) and waits for the
+/// address it prints.
+pub fn spawn_binary(
+    env: &[(&str, &str)],
+    cwd: Option<&std::path::Path>,
+) -> (std::process::Child, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_forum"));
+    command
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(dir) = cwd {
+        command.current_dir(dir);
+    }
+    for (k, v) in env {
+        if v.is_empty() {
+            command.env_remove(k);
+        } else {
+            command.env(k, v);
+        }
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr = loop {
+        let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) else {
+            break None;
+        };
+        if let Some(rest) = line.split("GraphiQL at http://").nth(1) {
+            break rest.trim_end_matches("/graphql").trim().parse().ok();
+        }
+    };
+    match addr {
+        Some(addr) => (child, addr),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not print its address");
+        }
+    }
+}
+
 /// The app under test, serving on a random loopback port.
 pub struct TestApp {
     pub addr: SocketAddr,

@@ -188,15 +188,7 @@ async fn readiness_fails_while_the_database_is_away() {
     let app = TestApp::spawn(Backend::Postgres).await;
     assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
     let name = app.database.as_ref().unwrap().name.clone();
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&crate::helpers::admin_url())
-        .await
-        .unwrap();
-    sqlx::Executor::execute(
-        &mut admin,
-        sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")),
-    )
-    .await
-    .unwrap();
+    crate::helpers::drop_database(&name).await;
     let ready = app.get("/readyz").await;
     assert_eq!(
         (ready.status, ready.text().as_str()),

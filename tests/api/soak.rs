@@ -2,8 +2,7 @@
 //! `SOAK_SECONDS` (10 by default, 60 in CI), with no 5xx and memory that stays flat.
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::Command,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -16,7 +15,7 @@ use hyper::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, TestDb, WEBHOOK_SECRET, dev_key_path, token},
+    helpers::{Backend, TestApp, TestDb, WEBHOOK_SECRET, dev_key_path, spawn_binary, token},
     writes,
 };
 
@@ -39,36 +38,19 @@ async fn mixed_load_without_errors_or_growth() {
         .unwrap_or(10);
     let backend = Backend::postgres().unwrap_or(Backend::Sqlite);
     let database = TestDb::create(backend).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_forum"))
-        .env("DATABASE_URL", &database.url)
-        .env("SEED_DEMO", "true")
-        .env("LISTEN_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .env("RATE_LIMIT_PER_MINUTE", "0")
-        .env("CLERK_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .env("DEV_SIGNING_KEY_FILE", dev_key_path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let key = dev_key_path().display().to_string();
+    let (mut child, addr) = spawn_binary(
+        &[
+            ("DATABASE_URL", &database.url),
+            ("SEED_DEMO", "true"),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+            ("CLERK_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("DEV_SIGNING_KEY_FILE", &key),
+        ],
+        None,
+    );
     let pid = child.id();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server starts");
-        if let Some(rest) = line.split("GraphiQL at http://").nth(1) {
-            break rest.trim_end_matches("/graphql").trim().to_owned();
-        }
-    };
-    let app = TestApp::remote(addr.parse().unwrap());
+    let app = TestApp::remote(addr);
     let front = app.data("{ categories { nodes { threads(first: 10) { nodes { id status replies(first: 10) { nodes { id author { clerkId } } } } } } } }", json!({})).await;
     let mut threads = Vec::new();
     let mut replies = Vec::new();

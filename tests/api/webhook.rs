@@ -285,15 +285,7 @@ async fn a_database_failure_asks_svix_to_retry() {
     }
     let app = TestApp::spawn(Backend::Postgres).await;
     let name = app.database.as_ref().unwrap().name.clone();
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&crate::helpers::admin_url())
-        .await
-        .unwrap();
-    sqlx::Executor::execute(
-        &mut admin,
-        sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")),
-    )
-    .await
-    .unwrap();
+    crate::helpers::drop_database(&name).await;
     let reply = deliver(&app, &user_event("user.created", "user_retry", 1, None)).await;
     assert_eq!(
         reply.status,

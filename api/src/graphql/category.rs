@@ -80,7 +80,7 @@ impl Category {
             None => TotalSource::Known(self.0.thread_count.into()),
             Some(status) => TotalSource::CategoryStatus(self.0.id, status),
         };
-        Ok(connection(&page, total, Thread::from))
+        Ok(connection(page, total, Thread::from))
     }
 }
 
@@ -104,7 +104,7 @@ impl CategoryQuery {
             .gql()?;
         let db = &loader(ctx)?.loader().db;
         let page = category::list(db, &window).await.gql()?;
-        Ok(connection(&page, TotalSource::Categories, Category))
+        Ok(connection(page, TotalSource::Categories, Category))
     }
 
     /// The category with this slug, or null if there is none.

@@ -58,8 +58,8 @@ impl Total {
 pub type ForumConnection<N> = Connection<String, N, Total>;
 
 /// Builds a connection from a page, wrapping each row in its GraphQL type.
-pub fn connection<T: Clone, N: async_graphql::OutputType>(
-    page: &Page<T>,
+pub fn connection<T, N: async_graphql::OutputType>(
+    page: Page<T>,
     total: TotalSource,
     wrap: impl Fn(T) -> N,
 ) -> ForumConnection<N> {
@@ -70,15 +70,18 @@ pub fn connection<T: Clone, N: async_graphql::OutputType>(
     );
     connection.edges.extend(
         page.edges
-            .iter()
-            .map(|edge| Edge::new(edge.cursor.clone(), wrap(edge.node.clone()))),
+            .into_iter()
+            .map(|edge| Edge::new(edge.cursor, wrap(edge.node))),
     );
     connection
 }
 
-/// A page that a loader may have returned, or an empty one when its parent is gone.
-pub fn or_empty<T>(page: Option<Arc<Page<T>>>) -> Arc<Page<T>> {
-    page.unwrap_or_else(|| Arc::new(Page::empty()))
+/// A page that a loader may have returned, or an empty one when its parent is gone. The
+/// loader has let go of its copy by now, so the rows move out without being cloned.
+pub fn or_empty<T: Clone>(page: Option<Arc<Page<T>>>) -> Page<T> {
+    page.map_or_else(Page::empty, |page| {
+        Arc::try_unwrap(page).unwrap_or_else(|shared| (*shared).clone())
+    })
 }
 
 /// The complexity of a connection field: its selection counted once per row the page

@@ -128,7 +128,7 @@ impl Thread {
         );
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::Known(self.model.reply_count.into());
-        Ok(connection(&page, total, Reply::from))
+        Ok(connection(page, total, Reply::from))
     }
 
     /// Whether the signed-in user may reply (false when signed out or locked).

@@ -111,7 +111,7 @@ impl User {
         let key = AuthorThreadsKey(self.0.id.clone(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorThreads(self.0.id.clone());
-        Ok(connection(&page, total, Thread::new))
+        Ok(connection(page, total, Thread::new))
     }
 
     /// Replies the user posted, newest first.
@@ -130,7 +130,7 @@ impl User {
         let key = AuthorRepliesKey(self.0.id.clone(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorReplies(self.0.id.clone());
-        Ok(connection(&page, total, Reply::new))
+        Ok(connection(page, total, Reply::new))
     }
 }
 
