@@ -8,6 +8,7 @@
 mod helpers;
 mod authz;
 mod binary;
+mod browser;
 mod concurrency;
 mod faults;
 mod fixtures;

@@ -62,7 +62,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            depth: 12,
+            depth: 16,
             complexity: 20_000,
             aliases: 50,
             root_fields: 20,
