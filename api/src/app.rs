@@ -88,7 +88,6 @@ impl App {
                 addr: config.listen_addr,
                 source,
             })?;
-        service::db::set_statement_timeout(config.statement_timeout);
         let state = AppState::new(Inner {
             graphql: graphql::Engine::new(&config.limits),
             limiter: RateLimiter::new(config.rate_limit.clone()),

@@ -216,7 +216,7 @@ impl Config {
             )?,
             statement_timeout: env.parse(
                 "DATABASE_STATEMENT_TIMEOUT",
-                Duration::from_secs(5),
+                service::db::DEFAULT_STATEMENT_TIMEOUT,
                 parse_duration,
             )?,
             rate_limit: RateLimitConfig {

@@ -1,10 +1,7 @@
 //! Opening the database: a Postgres pool (direct or through a transaction-mode pooler)
 //! or an embedded SQLite file, with settings for a long-running server.
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use std::{future::Future, time::Duration};
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
@@ -67,13 +64,17 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
     Database::connect(options).await
 }
 
-/// `statement_timeout` of write transactions, in milliseconds (0: none).
-static STATEMENT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(5_000);
+/// The `statement_timeout` of write transactions when the caller set none.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Sets the Postgres `statement_timeout` that every write transaction applies to itself.
-pub fn set_statement_timeout(timeout: Duration) {
-    let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-    STATEMENT_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+tokio::task_local! {
+    static STATEMENT_TIMEOUT: Duration;
+}
+
+/// Runs `work` with `timeout` as the `statement_timeout` of the write transactions it
+/// begins (zero: none). A request's work runs in its own task, so this is per request.
+pub async fn with_statement_timeout<F: Future>(timeout: Duration, work: F) -> F::Output {
+    STATEMENT_TIMEOUT.scope(timeout, work).await
 }
 
 /// Begins a transaction that will write (a savepoint inside one already open). On SQLite
@@ -91,7 +92,10 @@ where
             ..TransactionOptions::default()
         })
         .await?;
-    let timeout = STATEMENT_TIMEOUT_MS.load(Ordering::Relaxed);
+    let timeout = STATEMENT_TIMEOUT
+        .try_with(|t| *t)
+        .unwrap_or(DEFAULT_STATEMENT_TIMEOUT)
+        .as_millis();
     if timeout > 0 && txn.get_database_backend() == DbBackend::Postgres {
         // SET LOCAL lasts until the transaction ends: safe behind a transaction pooler,
         // where a session-level SET would leak to other clients' transactions.

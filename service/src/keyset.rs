@@ -4,7 +4,10 @@
 //! parents (one short statement whatever their number, so its plan is cached), on SQLite
 //! a `UNION ALL` of the per-parent scans.
 
-use std::{collections::HashMap, hash::Hash};
+use std::{
+    collections::{HashMap, HashSet},
+    hash::Hash,
+};
 
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
 
@@ -42,17 +45,19 @@ where
     P: Clone + Eq + Hash + Into<Value>,
     Vec<P>: Into<Value>,
 {
-    let mut unique: Vec<P> = Vec::with_capacity(parents.len());
-    for parent in parents {
-        if !unique.contains(parent) {
-            unique.push(parent.clone());
-        }
-    }
+    let mut seen = HashSet::with_capacity(parents.len());
+    let unique: Vec<P> = parents
+        .iter()
+        .filter(|parent| seen.insert(*parent))
+        .cloned()
+        .collect();
     let mut pages: HashMap<P, Vec<R>> = HashMap::with_capacity(unique.len());
     if !unique.is_empty() {
         let backend = db.get_database_backend();
         let mut sql = Sql::new(backend);
-        let authors = listing.with_authors.then(|| open_author_join(&mut sql));
+        if listing.with_authors {
+            open_author_join(&mut sql);
+        }
         match unique.as_slice() {
             [parent] => {
                 branch(
@@ -89,7 +94,7 @@ where
                 }
             }
         }
-        if authors.is_some() {
+        if listing.with_authors {
             close_author_join(&mut sql);
         }
         for row in R::find_by_statement(sql.statement()).all(db).await? {

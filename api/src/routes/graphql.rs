@@ -17,6 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
+use service::db::with_statement_timeout;
 
 use crate::{
     auth::ViewerError, metrics::count_statements, ratelimit::Client, routes::graphiql,
@@ -116,10 +117,10 @@ async fn run(
     let prepared = match state.graphql.prepare(request) {
         Ok(prepared) => prepared,
         Err(refused) => {
-            return refuse(
+            return error(
                 StatusCode::BAD_REQUEST,
-                refused.message.as_str(),
                 "QUERY_TOO_COMPLEX",
+                &refused.message,
             );
         }
     };
@@ -152,7 +153,8 @@ async fn run(
                 return Err(rate_limited(wait));
             }
         }
-        Ok(state.graphql.run(prepared, &state.db, &viewer).await)
+        let run = state.graphql.run(prepared, &state.db, &viewer);
+        Ok(with_statement_timeout(state.config.statement_timeout, run).await)
     };
     let timed = tokio::time::timeout(state.config.request_timeout, count_statements(work)).await;
     let (response, statements) = match timed {
@@ -236,11 +238,6 @@ fn json(request: &HeaderMap, body: &BatchResponse) -> Response {
 /// A request that is not GraphQL at all, answered in GraphQL's error shape.
 fn bad_request(status: StatusCode, message: &str) -> Response {
     error(status, "BAD_REQUEST", message)
-}
-
-/// A request refused before it ran, with `code`.
-fn refuse(status: StatusCode, message: &str, code: &str) -> Response {
-    error(status, code, message)
 }
 
 /// A request refused before the schema ran, answered in GraphQL's error shape.
