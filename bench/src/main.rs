@@ -202,80 +202,42 @@ async fn main() -> Result<(), BoxError> {
         });
         let metrics = http_client(1);
         for &workload in &workloads {
-            let before = server
-                .metric(&metrics, "forum_sql_statements_total")
-                .await?;
-            let requests_before = server
-                .metric(&metrics, "forum_graphql_requests_total")
-                .await?;
-            let t = targets.clone();
-            let stats = drive(
-                args.concurrency,
-                args.warmup,
-                args.duration,
-                seed(0, workload),
-                move |mut rng| {
-                    let t = t.clone();
-                    async move {
-                        let result = workload::service(
-                            workload,
-                            &t.data,
-                            &t.client,
-                            &t.graphql_url,
-                            &mut rng,
-                        )
-                        .await;
-                        (rng, result)
-                    }
-                },
-            )
-            .await;
-            let statements = server
-                .metric(&metrics, "forum_sql_statements_total")
-                .await?
-                - before;
-            let requests = server
-                .metric(&metrics, "forum_graphql_requests_total")
-                .await?
-                - requests_before;
-            let per_request = if requests > 0.0 {
-                statements / requests
-            } else {
-                0.0
-            };
-            print_row(endpoint, workload, "service", per_request, &stats);
-            report.rows.push(Row {
-                endpoint,
-                workload,
-                target: "service",
-                statements_per_request: per_request,
-                stats,
-            });
-
-            let t = targets.clone();
-            let stats = drive(
-                args.concurrency,
-                args.warmup,
-                args.duration,
-                seed(1, workload),
-                move |mut rng| {
-                    let t = t.clone();
-                    async move {
-                        let result = workload::sql(workload, &t.data, &t.pool, &mut rng).await;
-                        (rng, result)
-                    }
-                },
-            )
-            .await;
-            let per_request = f64::from(workload.sql_statements());
-            print_row(endpoint, workload, "sql", per_request, &stats);
-            report.rows.push(Row {
-                endpoint,
-                workload,
-                target: "sql",
-                statements_per_request: per_request,
-                stats,
-            });
+            for (t, target) in ["service", "sql"].into_iter().enumerate() {
+                let counters = server.counters(&metrics).await?;
+                let shared = targets.clone();
+                let stats = drive(
+                    args.concurrency,
+                    args.warmup,
+                    args.duration,
+                    seed(t as u64, workload),
+                    move |mut rng| {
+                        let shared = shared.clone();
+                        async move {
+                            let result = match target {
+                                "service" => workload::service(workload, &shared, &mut rng).await,
+                                _ => {
+                                    workload::sql(workload, &shared.data, &shared.pool, &mut rng)
+                                        .await
+                                }
+                            };
+                            (rng, result)
+                        }
+                    },
+                )
+                .await;
+                let per_request = match target {
+                    "service" => server.counters(&metrics).await?.per_request_since(counters),
+                    _ => f64::from(workload.sql_statements()),
+                };
+                print_row(endpoint, workload, target, per_request, &stats);
+                report.rows.push(Row {
+                    endpoint,
+                    workload,
+                    target,
+                    statements_per_request: per_request,
+                    stats,
+                });
+            }
         }
         let peak = server.peak_rss_kb().unwrap_or(0);
         report.memory.push(Memory {

@@ -25,6 +25,25 @@ pub fn http_client(connections: usize) -> HttpClient {
         .build_http()
 }
 
+/// What the server has counted so far.
+#[derive(Clone, Copy, Debug)]
+pub struct Counters {
+    statements: f64,
+    requests: f64,
+}
+
+impl Counters {
+    /// Statements per GraphQL request between `before` and these counters.
+    pub fn per_request_since(self, before: Counters) -> f64 {
+        let requests = self.requests - before.requests;
+        if requests > 0.0 {
+            (self.statements - before.statements) / requests
+        } else {
+            0.0
+        }
+    }
+}
+
 pub struct Server {
     child: Child,
     pub base: String,
@@ -88,8 +107,8 @@ impl Server {
         self.status_kb("VmHWM:")
     }
 
-    /// A counter from `/metrics`.
-    pub async fn metric(&self, client: &HttpClient, name: &str) -> Result<f64, BoxError> {
+    /// The statement and request counters from `/metrics`.
+    pub async fn counters(&self, client: &HttpClient) -> Result<Counters, BoxError> {
         let uri: hyper::Uri = format!("{}/metrics", self.base).parse()?;
         let body = client
             .get(uri)
@@ -99,9 +118,15 @@ impl Server {
             .await?
             .to_bytes();
         let text = String::from_utf8_lossy(&body);
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-            .ok_or_else(|| format!("no metric {name}").into())
+        let metric = |name: &str| -> Result<f64, BoxError> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+                .ok_or_else(|| format!("no metric {name}").into())
+        };
+        Ok(Counters {
+            statements: metric("forum_sql_statements_total")?,
+            requests: metric("forum_graphql_requests_total")?,
+        })
     }
 
     /// Stops the server with SIGTERM (a graceful shutdown), killing it if that hangs.

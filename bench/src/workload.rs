@@ -142,13 +142,12 @@ fn vote(data: &Data, rng: &mut Rng) -> (Uuid, usize, bool) {
 }
 
 /// One request of `workload` to the service.
-pub async fn service(
-    workload: Workload,
-    data: &Data,
-    client: &HttpClient,
-    url: &str,
-    rng: &mut Rng,
-) -> Result<(), String> {
+pub async fn service(workload: Workload, targets: &Targets, rng: &mut Rng) -> Result<(), String> {
+    let (data, client, url) = (
+        &*targets.data,
+        &targets.client,
+        targets.graphql_url.as_str(),
+    );
     let (query, variables, token) = match workload {
         Workload::FrontPage => (FRONT_PAGE, json!({}), None),
         Workload::CategoryPage => (
