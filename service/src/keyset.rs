@@ -11,11 +11,9 @@ use std::{
 
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
 
-use sea_orm::Iterable;
-
 use crate::{
     Result, clock,
-    page::{AUTHOR_PREFIX, Cursor, Key, Ordering, Page, Row, SortKey, Window},
+    page::{AUTHOR_COLUMNS, Cursor, Key, Ordering, Page, Row, SortKey, Window},
     sql::Sql,
 };
 
@@ -129,12 +127,11 @@ where
 /// Starts `SELECT page.*, <author columns> FROM (`: the page's own statement goes inside,
 /// so the join touches only the rows of the page.
 fn open_author_join(sql: &mut Sql) {
-    sql.push("SELECT page.*");
-    for column in entity::user::Column::iter() {
-        let name = sea_orm::IdenStatic::as_str(&column);
-        sql.push(&format!(", author.{name} AS {AUTHOR_PREFIX}{name}"));
+    sql.push("SELECT ");
+    for name in AUTHOR_COLUMNS {
+        sql.push(&format!("author.{name} AS author__{name}, "));
     }
-    sql.push(" FROM (");
+    sql.push("page.* FROM (");
 }
 
 fn close_author_join(sql: &mut Sql) {

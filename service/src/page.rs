@@ -239,26 +239,52 @@ impl<T> Row<T> for Authored<T> {
     }
 }
 
-/// Column prefix of the author's columns in a joined row.
-pub(crate) const AUTHOR_PREFIX: &str = "author__";
+/// The author's columns, first in a joined row (`author__<column>`), in this order; read
+/// by position, since by-name access with a prefix formats a string per column.
+pub(crate) const AUTHOR_COLUMNS: [&str; 12] = [
+    "id",
+    "email",
+    "username",
+    "first_name",
+    "last_name",
+    "image_url",
+    "role",
+    "role_override",
+    "source_version",
+    "deleted_at",
+    "created_at",
+    "updated_at",
+];
 
 impl<T: sea_orm::FromQueryResult> sea_orm::FromQueryResult for Authored<T> {
     fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
-        // Without the join there is no author column: the author is left to the loader.
-        let joined = matches!(
-            res.try_get_nullable::<Option<String>>(AUTHOR_PREFIX, "id"),
-            Ok(Some(_))
-        );
-        let author = if joined {
-            Option::<entity::user::Model>::from_query_result(res, AUTHOR_PREFIX)?
-        } else {
-            None
-        };
         Ok(Self {
             row: T::from_query_result(res, pre)?,
-            author,
+            author: read_author(res)?,
         })
     }
+}
+
+/// The joined author, if the statement joined one (without the join there is no
+/// `author__id` column, and the author is left to the loader).
+fn read_author(res: &sea_orm::QueryResult) -> Result<Option<entity::user::Model>, sea_orm::DbErr> {
+    let Ok(Some(id)) = res.try_get_by::<Option<String>, _>("author__id") else {
+        return Ok(None);
+    };
+    Ok(Some(entity::user::Model {
+        id,
+        email: res.try_get_by_index(1)?,
+        username: res.try_get_by_index(2)?,
+        first_name: res.try_get_by_index(3)?,
+        last_name: res.try_get_by_index(4)?,
+        image_url: res.try_get_by_index(5)?,
+        role: res.try_get_by_index(6)?,
+        role_override: res.try_get_by_index(7)?,
+        source_version: res.try_get_by_index(8)?,
+        deleted_at: res.try_get_by_index(9)?,
+        created_at: res.try_get_by_index(10)?,
+        updated_at: res.try_get_by_index(11)?,
+    }))
 }
 
 /// One page of rows, each with its cursor.
@@ -331,6 +357,7 @@ impl<R> Page<R> {
 mod tests {
     use base64::Engine;
     use proptest::prelude::*;
+    use sea_orm::{IdenStatic, Iterable};
 
     use super::*;
     use crate::{category, reply::ReplyOrder, thread::ThreadOrder};
@@ -347,6 +374,12 @@ mod tests {
             request.window(ReplyOrder::Top.ordering()),
             request.window(&category::BY_NAME),
         ]
+    }
+
+    #[test]
+    fn author_columns_are_the_user_columns_in_order() {
+        let columns: Vec<&str> = entity::user::Column::iter().map(|c| c.as_str()).collect();
+        assert_eq!(columns, AUTHOR_COLUMNS);
     }
 
     proptest! {

@@ -1,5 +1,7 @@
 //! `User`, the `viewer` and `user` root fields, and author lookups.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use service::user;
@@ -16,25 +18,25 @@ use super::{
 };
 
 /// A member of the forum, mirrored from Clerk.
-pub struct User(pub user::User);
+pub struct User(pub Arc<user::User>);
 
 /// The user with this id, unless the account is deleted (then content shows no author).
 pub async fn author(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
     let user = loader(ctx)?.load_one(UserKey(id.to_owned())).await.gql()?;
-    Ok(user.filter(|u| !u.is_deleted()).map(User))
+    Ok(user.filter(|u| !u.is_deleted()).map(|u| User(Arc::new(u))))
 }
 
 /// The author of a thread or reply: read with it (a join in the page's statement), or
 /// left to the loader.
 pub enum Author {
     Load(String),
-    Read(user::User),
+    Read(Arc<user::User>),
 }
 
 impl Author {
     pub fn of(author_id: &str, read: Option<user::User>) -> Self {
         match read {
-            Some(user) => Self::Read(user),
+            Some(user) => Self::Read(Arc::new(user)),
             None => Self::Load(author_id.to_owned()),
         }
     }
