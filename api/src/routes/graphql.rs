@@ -6,10 +6,7 @@ use std::{
     time::Duration,
 };
 
-use async_graphql::{
-    BatchRequest, BatchResponse, Request, Variables,
-    parser::{parse_query, types::OperationType},
-};
+use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, Query, State},
@@ -46,7 +43,7 @@ pub async fn post(
         Ok(request) => request,
         Err(e) => return bad_request(StatusCode::BAD_REQUEST, &format!("malformed request: {e}")),
     };
-    run(&state, peer.ip(), &headers, request).await
+    run(&state, peer.ip(), &headers, request, true).await
 }
 
 #[derive(Deserialize)]
@@ -66,27 +63,6 @@ pub async fn get(
     let Some(query) = params.query else {
         return graphiql::page();
     };
-    // GET must be safe: a mutation is refused before anything runs.
-    if let Ok(document) = parse_query(&query) {
-        let is_mutation = document.operations.iter().any(|(name, op)| {
-            let selected = match (&params.operation_name, name) {
-                (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
-                (None, _) => true,
-                (Some(_), None) => false,
-            };
-            selected && op.node.ty != OperationType::Query
-        });
-        if is_mutation {
-            let mut response = bad_request(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "only queries run over GET; send mutations with POST",
-            );
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return response;
-        }
-    }
     let variables = match params
         .variables
         .as_deref()
@@ -105,7 +81,15 @@ pub async fn get(
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
-    run(&state, peer.ip(), &headers, BatchRequest::Single(request)).await
+    // GET must be safe: a mutation is refused before anything runs.
+    run(
+        &state,
+        peer.ip(),
+        &headers,
+        BatchRequest::Single(request),
+        false,
+    )
+    .await
 }
 
 async fn run(
@@ -113,6 +97,7 @@ async fn run(
     client: IpAddr,
     headers: &HeaderMap,
     request: BatchRequest,
+    allow_mutations: bool,
 ) -> Response {
     let prepared = match state.graphql.prepare(request) {
         Ok(prepared) => prepared,
@@ -124,9 +109,19 @@ async fn run(
             );
         }
     };
+    if prepared.mutations > 0 && !allow_mutations {
+        let mut response = bad_request(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only queries run over GET; send mutations with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
     let work = async {
-        let viewer = match state.auth.viewer(&state.db, headers).await {
-            Ok(viewer) => viewer,
+        let identity = match state.auth.viewer(&state.db, headers).await {
+            Ok(identity) => identity,
             Err(ViewerError::Unauthenticated(message)) => {
                 let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &message);
                 response.headers_mut().insert(
@@ -141,7 +136,7 @@ async fn run(
             }
         };
         if prepared.mutations > 0 {
-            let who = match viewer.user_id() {
+            let who = match identity.viewer.user_id() {
                 Some(id) => Client::User(id.to_owned()),
                 None => Client::Ip(client_ip(
                     client,
@@ -153,7 +148,7 @@ async fn run(
                 return Err(rate_limited(wait));
             }
         }
-        let run = state.graphql.run(prepared, &state.db, &viewer);
+        let run = state.graphql.run(prepared, &state.db, &identity);
         Ok(with_statement_timeout(state.config.statement_timeout, run).await)
     };
     let timed = tokio::time::timeout(state.config.request_timeout, count_statements(work)).await;
