@@ -10,6 +10,8 @@ use serde_json::json;
 use sqlx::{PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
+use api::graphql::NodeId;
+
 use crate::{generate::BoxError, rng::Rng, server::HttpClient};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -121,13 +123,11 @@ const THREAD_PAGE: &str = "query($id: ID!, $order: ReplyOrder!) { thread(id: $id
 const CAST_VOTE: &str = "mutation($input: CastVoteInput!) { castVote(input: $input) { reply { id score upvotes downvotes viewerVote } } }";
 
 fn thread_gid(id: Uuid) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Thread:{}", id.simple()))
+    NodeId::Thread(id).encode().0
 }
 
 fn reply_gid(id: Uuid) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Reply:{}", id.simple()))
+    NodeId::Reply(id).encode().0
 }
 
 /// A vote to cast: a reply, someone else to vote on it, and a direction.
