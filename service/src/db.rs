@@ -104,8 +104,3 @@ where
     }
     Ok(txn)
 }
-
-/// The embedded default: a SQLite file in the working directory.
-pub fn default_sqlite_url() -> String {
-    "sqlite://forum.db".to_owned()
-}
