@@ -36,6 +36,14 @@ pub enum AuthSetupError {
     DevKey(#[from] dev::DevKeyError),
 }
 
+/// Who is asking, with the user's row as the edge read it (the `viewer` field answers
+/// from it instead of reading it again).
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    pub viewer: Viewer,
+    pub user: Option<Arc<service::user::User>>,
+}
+
 /// Why a request gets no viewer.
 #[derive(Debug)]
 pub enum ViewerError {
@@ -81,10 +89,10 @@ impl Auth {
         &self,
         db: &DatabaseConnection,
         headers: &HeaderMap,
-    ) -> Result<Viewer, ViewerError> {
+    ) -> Result<Identity, ViewerError> {
         let unauthenticated = |e: token::TokenError| ViewerError::Unauthenticated(e.to_string());
         let Some(token) = token::presented(headers).map_err(unauthenticated)? else {
-            return Ok(Viewer::Anonymous);
+            return Ok(Identity::default());
         };
         let claims = self.verifier.verify(token).await.map_err(unauthenticated)?;
         let user = service::user::provision(db, &claims.sub, claims.name.as_deref())
@@ -95,9 +103,12 @@ impl Auth {
                 "this account was deleted".to_owned(),
             ));
         }
-        Ok(Viewer::User {
-            role: user.effective_role(),
-            id: user.id,
+        Ok(Identity {
+            viewer: Viewer::User {
+                role: user.effective_role(),
+                id: user.id.clone(),
+            },
+            user: Some(Arc::new(user)),
         })
     }
 }

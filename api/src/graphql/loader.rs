@@ -21,6 +21,8 @@ use uuid::Uuid;
 pub struct ForumLoader {
     pub db: DatabaseConnection,
     pub viewer: Viewer,
+    /// The viewer's row, as the edge read it.
+    pub me: Option<Arc<service::user::User>>,
 }
 
 type Loaded<K, V> = Result<HashMap<K, V>, Arc<Error>>;

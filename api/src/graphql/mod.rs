@@ -24,7 +24,8 @@ use async_graphql::{
     ServerError, dataloader::DataLoader,
 };
 use sea_orm::DatabaseConnection;
-use service::Viewer;
+
+use crate::auth::Identity;
 
 pub use id::NodeId;
 use loader::ForumLoader;
@@ -146,12 +147,12 @@ impl Engine {
         })
     }
 
-    /// Executes the prepared operations for `viewer`, each with its own loader.
+    /// Executes the prepared operations for `identity`, each with its own loader.
     pub async fn run(
         &self,
         prepared: Prepared,
         db: &DatabaseConnection,
-        viewer: &Viewer,
+        identity: &Identity,
     ) -> BatchResponse {
         let schema = &self.schema;
         let mut responses = batch::run(|spawner| async move {
@@ -161,7 +162,8 @@ impl Engine {
                     Ok(request) => {
                         let loader = ForumLoader {
                             db: db.clone(),
-                            viewer: viewer.clone(),
+                            viewer: identity.viewer.clone(),
+                            me: identity.user.clone(),
                         };
                         let spawner = spawner.clone();
                         // No cache across batches: whether a later level could reuse an
