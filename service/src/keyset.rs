@@ -7,6 +7,7 @@
 use std::{
     collections::{HashMap, HashSet},
     hash::Hash,
+    sync::LazyLock,
 };
 
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
@@ -127,11 +128,14 @@ where
 /// Starts `SELECT page.*, <author columns> FROM (`: the page's own statement goes inside,
 /// so the join touches only the rows of the page.
 fn open_author_join(sql: &mut Sql) {
-    sql.push("SELECT ");
-    for name in AUTHOR_COLUMNS {
-        sql.push(&format!("author.{name} AS author__{name}, "));
-    }
-    sql.push("page.* FROM (");
+    static OPEN: LazyLock<String> = LazyLock::new(|| {
+        let columns: String = AUTHOR_COLUMNS
+            .iter()
+            .map(|name| format!("author.{name} AS author__{name}, "))
+            .collect();
+        format!("SELECT {columns}page.* FROM (")
+    });
+    sql.push(&OPEN);
 }
 
 fn close_author_join(sql: &mut Sql) {

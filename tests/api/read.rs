@@ -12,7 +12,7 @@ use crate::{
     helpers::{TestApp, codes, error},
 };
 
-pub async fn thread_id(_app: &TestApp, thread: &thread::Model) -> String {
+pub fn thread_id(thread: &thread::Model) -> String {
     NodeId::Thread(thread.id).encode().0
 }
 
@@ -177,7 +177,7 @@ backend_test! {
         deleted.deleted_at = Set(Some(Utc::now()));
         let _: reply::Model = deleted.update(db).await.unwrap();
 
-        let id = thread_id(&app, &thread).await;
+        let id = thread_id(&thread);
         let bodies = |data: &Value| -> Vec<Value> {
             data["thread"]["replies"]["nodes"].as_array().unwrap().iter().map(|n| n["body"].clone()).collect()
         };

@@ -87,7 +87,7 @@ backend_test! {
         for (i, reply) in replies.iter().take(30).enumerate() {
             fixtures::vote(&app.db, reply, &authors[(i + 1) % 50], if i % 3 == 0 { -1 } else { 1 }).await;
         }
-        let id = crate::read::thread_id(&app, &thread).await;
+        let id = crate::read::thread_id(&thread);
         for n in [1, 50, 100] {
             let (data, statements) = app.counted(THREAD_PAGE, json!({ "id": id, "n": n })).await;
             let replies = &data["thread"]["replies"];
