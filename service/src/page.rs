@@ -128,12 +128,11 @@ impl<T: 'static> Ordering<T> {
         CmpOrdering::Equal
     }
 
-    pub(crate) fn cursor(&self, row: &T) -> String {
+    pub(crate) fn cursor(&self, row: &T) -> Cursor {
         Cursor {
             tag: self.tag,
             keys: self.keys.iter().map(|k| (k.read)(row)).collect(),
         }
-        .encode()
     }
 }
 
@@ -145,7 +144,8 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    fn encode(&self) -> String {
+    /// The opaque text a client sends back as `after`/`before`.
+    pub fn encode(&self) -> String {
         let mut text = String::from(self.tag);
         for key in &self.keys {
             text.push('|');
@@ -297,7 +297,8 @@ pub struct Page<T> {
 
 #[derive(Clone, Debug)]
 pub struct Edge<T> {
-    pub cursor: String,
+    /// Encoded only if the client asks for it: most pages never show their cursors.
+    pub cursor: Cursor,
     pub node: T,
 }
 

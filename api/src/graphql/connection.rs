@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use async_graphql::{
     Context, Object, Result,
-    connection::{Connection, Edge},
+    connection::{Connection, CursorType, Edge},
 };
 use entity::thread::Status;
-use service::page::{Page, PageRequest};
+use service::page::{Cursor, Page, PageRequest};
 use uuid::Uuid;
 
 use super::{context::loader, error::ServiceResultExt, loader::*};
@@ -55,7 +55,25 @@ impl Total {
     }
 }
 
-pub type ForumConnection<N> = Connection<String, N, Total>;
+pub type ForumConnection<N> = Connection<PageCursor, N, Total>;
+
+/// A row's position, turned into text only when `cursor`, `startCursor` or `endCursor`
+/// is asked for.
+pub struct PageCursor(Cursor);
+
+impl CursorType for PageCursor {
+    type Error = &'static str;
+
+    /// Never called: `after`/`before` arrive as strings and are decoded by the service
+    /// against the list's ordering, which this trait has no way to name.
+    fn decode_cursor(_: &str) -> Result<Self, Self::Error> {
+        Err("cursors are decoded by the service")
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.0.encode()
+    }
+}
 
 /// Builds a connection from a page, wrapping each row in its GraphQL type.
 pub fn connection<T, N: async_graphql::OutputType>(
@@ -71,7 +89,7 @@ pub fn connection<T, N: async_graphql::OutputType>(
     connection.edges.extend(
         page.edges
             .into_iter()
-            .map(|edge| Edge::new(edge.cursor, wrap(edge.node))),
+            .map(|edge| Edge::new(PageCursor(edge.cursor), wrap(edge.node))),
     );
     connection
 }
