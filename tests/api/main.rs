@@ -10,6 +10,7 @@ mod authz;
 mod binary;
 mod browser;
 mod concurrency;
+mod fast_path;
 mod faults;
 mod fixtures;
 mod host;

@@ -8,6 +8,7 @@ mod context;
 mod documents;
 mod enums;
 pub mod error;
+mod fast;
 mod id;
 mod limits;
 mod loader;

@@ -1,6 +1,6 @@
 //! `Reply`.
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ContextSelectionSet, ID, Object, Result, Value};
 use chrono::{DateTime, Utc};
 use service::{page::Authored, permissions, reply};
 
@@ -8,6 +8,7 @@ use super::{
     context::{loader, viewer},
     enums::VoteValue,
     error::{ServiceResultExt, gql},
+    fast::{self, fast_object},
     id::NodeId,
     loader::{ThreadKey, ViewerVoteKey},
     thread::Thread,
@@ -15,10 +16,15 @@ use super::{
 };
 
 /// A post in a thread.
-pub struct Reply {
+pub struct Reply(ReplyFields);
+
+/// A reply's data, and its fields as async-graphql resolves them.
+pub struct ReplyFields {
     model: reply::Reply,
     author: Author,
 }
+
+fast_object!(Reply, ReplyFields, ReplyFields::fast);
 
 impl Reply {
     pub fn new(model: reply::Reply) -> Self {
@@ -27,7 +33,41 @@ impl Reply {
 
     fn with_author(model: reply::Reply, read: Option<service::user::User>) -> Self {
         let author = Author::of(&model.author_id, read);
-        Self { model, author }
+        Self(ReplyFields { model, author })
+    }
+
+    /// The `Node` interface's `id`.
+    pub async fn id(&self, _: &Context<'_>) -> Result<ID> {
+        Ok(NodeId::Reply(self.0.model.id).encode())
+    }
+}
+
+impl ReplyFields {
+    /// The fields that need nothing but the row and the viewer (see `fast`).
+    fn fast(&self, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
+        let m = &self.model;
+        fast::object(ctx, |name, field| {
+            Some(match name {
+                "__typename" => fast::typename("Reply"),
+                "id" => Value::String(NodeId::Reply(m.id).encode().0),
+                "body" => fast::optional((!m.is_deleted()).then_some(&m.body)),
+                "createdAt" => fast::scalar(&m.created_at),
+                "editedAt" => fast::optional(m.edited_at.as_ref()),
+                "isDeleted" => fast::scalar(&m.is_deleted()),
+                "author" => self.author.fast(ctx, field)?,
+                "score" => fast::scalar(&m.score),
+                "upvotes" => fast::scalar(&m.upvotes),
+                "downvotes" => fast::scalar(&m.downvotes),
+                "viewerCanEdit" => {
+                    fast::scalar(&permissions::edit_reply(fast::viewer(ctx)?, m).is_ok())
+                }
+                "viewerCanDelete" => {
+                    fast::scalar(&permissions::delete_reply(fast::viewer(ctx)?, m).is_ok())
+                }
+                "viewerCanVote" => fast::scalar(&permissions::vote(fast::viewer(ctx)?, m).is_ok()),
+                _ => return None,
+            })
+        })
     }
 }
 
@@ -37,8 +77,8 @@ impl From<Authored<reply::Reply>> for Reply {
     }
 }
 
-#[Object]
-impl Reply {
+#[Object(name = "Reply")]
+impl ReplyFields {
     /// The global id of this reply.
     pub async fn id(&self) -> ID {
         NodeId::Reply(self.model.id).encode()

@@ -1,6 +1,6 @@
 //! `Thread` and the root field that finds one.
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ContextSelectionSet, ID, Object, Result, Value};
 use chrono::{DateTime, Utc};
 use service::{
     page::Authored,
@@ -15,6 +15,7 @@ use super::{
     context::{loader, viewer},
     enums::{ReplyOrder, ThreadStatus},
     error::{ServiceResultExt, gql},
+    fast::{self, fast_object},
     id::NodeId,
     loader::{CategoryKey, OthersRepliedKey, ThreadKey, ThreadRepliesKey},
     reply::Reply,
@@ -22,10 +23,15 @@ use super::{
 };
 
 /// A discussion in a category. Its opening post is its first reply.
-pub struct Thread {
+pub struct Thread(ThreadFields);
+
+/// A thread's data, and its fields as async-graphql resolves them.
+pub struct ThreadFields {
     model: thread::Thread,
     author: Author,
 }
+
+fast_object!(Thread, ThreadFields, ThreadFields::fast);
 
 impl Thread {
     pub fn new(model: thread::Thread) -> Self {
@@ -34,7 +40,34 @@ impl Thread {
 
     fn with_author(model: thread::Thread, read: Option<service::user::User>) -> Self {
         let author = Author::of(&model.author_id, read);
-        Self { model, author }
+        Self(ThreadFields { model, author })
+    }
+
+    /// The `Node` interface's `id`.
+    pub async fn id(&self, _: &Context<'_>) -> Result<ID> {
+        Ok(NodeId::Thread(self.0.model.id).encode())
+    }
+}
+
+impl ThreadFields {
+    /// The fields that need nothing but the row (see `fast`).
+    fn fast(&self, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
+        let m = &self.model;
+        fast::object(ctx, |name, field| {
+            Some(match name {
+                "__typename" => fast::typename("Thread"),
+                "id" => Value::String(NodeId::Thread(m.id).encode().0),
+                "title" => fast::string(&m.title),
+                "status" => fast::enumeration(ThreadStatus::from(m.status)),
+                "isPinned" => fast::scalar(&m.is_pinned),
+                "createdAt" => fast::scalar(&m.created_at),
+                "editedAt" => fast::optional(m.edited_at.as_ref()),
+                "lastActivityAt" => fast::scalar(&m.last_activity_at),
+                "replyCount" => fast::scalar(&m.reply_count),
+                "author" => self.author.fast(ctx, field)?,
+                _ => return None,
+            })
+        })
     }
 }
 
@@ -44,8 +77,8 @@ impl From<Authored<thread::Thread>> for Thread {
     }
 }
 
-#[Object]
-impl Thread {
+#[Object(name = "Thread")]
+impl ThreadFields {
     /// The global id of this thread.
     pub async fn id(&self) -> ID {
         NodeId::Thread(self.model.id).encode()

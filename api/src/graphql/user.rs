@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{
+    Context, ContextSelectionSet, ID, Object, Positioned, Result, Value, parser::types::Field,
+};
 use chrono::{DateTime, Utc};
-use service::user;
+use service::{Viewer, user};
 
 use super::{
     connection::{ForumConnection, TotalSource, connection, or_empty, request},
     context::{loader, viewer},
     enums::Role,
     error::ServiceResultExt,
+    fast::{self, fast_object},
     id::NodeId,
     loader::{AuthorRepliesKey, AuthorThreadsKey, UserKey},
     reply::Reply,
@@ -18,12 +21,62 @@ use super::{
 };
 
 /// A member of the forum, mirrored from Clerk.
-pub struct User(pub Arc<user::User>);
+pub struct User(UserFields);
+
+/// A user's row, and its fields as async-graphql resolves them.
+pub struct UserFields(Arc<user::User>);
+
+fast_object!(User, UserFields, UserFields::fast);
+
+impl User {
+    pub fn new(user: Arc<user::User>) -> Self {
+        Self(UserFields(user))
+    }
+
+    /// The `Node` interface's `id`.
+    pub async fn id(&self, _: &Context<'_>) -> Result<ID> {
+        Ok(NodeId::User(self.0.0.id.clone()).encode())
+    }
+}
+
+impl UserFields {
+    /// The fields that need nothing but the row and the viewer (see `fast`).
+    fn fast(&self, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
+        let u = &self.0;
+        fast::object(ctx, |name, _| {
+            Some(match name {
+                "__typename" => fast::typename("User"),
+                "id" => Value::String(NodeId::User(u.id.clone()).encode().0),
+                "clerkId" => fast::string(&u.id),
+                "displayName" => Value::String(display_name(u)),
+                "firstName" => fast::optional(u.first_name.as_ref()),
+                "lastName" => fast::optional(u.last_name.as_ref()),
+                "imageUrl" => fast::optional(u.image_url.as_ref()),
+                "role" => fast::enumeration(Role::from(u.effective_role())),
+                "createdAt" => fast::scalar(&u.created_at),
+                "email" => fast::optional(email(u, fast::viewer(ctx)?)),
+                _ => return None,
+            })
+        })
+    }
+}
+
+fn display_name(u: &user::User) -> String {
+    user::display_name(u).unwrap_or_else(|| "Anonymous".to_owned())
+}
+
+/// Shown only to the user and to admins.
+fn email<'a>(u: &'a user::User, viewer: &Viewer) -> Option<&'a String> {
+    let allowed = viewer.is(&u.id) || viewer.is_admin();
+    u.email.as_ref().filter(|_| allowed)
+}
 
 /// The user with this id, unless the account is deleted (then content shows no author).
 pub async fn author(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
     let user = loader(ctx)?.load_one(UserKey(id.to_owned())).await.gql()?;
-    Ok(user.filter(|u| !u.is_deleted()).map(|u| User(Arc::new(u))))
+    Ok(user
+        .filter(|u| !u.is_deleted())
+        .map(|u| User::new(Arc::new(u))))
 }
 
 /// The author of a thread or reply: read with it (a join in the page's statement), or
@@ -44,14 +97,24 @@ impl Author {
     /// The author, unless the account is deleted.
     pub async fn resolve(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         match self {
-            Self::Read(user) => Ok((!user.is_deleted()).then(|| User(user.clone()))),
+            Self::Read(user) => Ok((!user.is_deleted()).then(|| User::new(user.clone()))),
             Self::Load(id) => author(ctx, id).await,
+        }
+    }
+
+    /// The `author { … }` field's value without async-graphql, when the author was read
+    /// with the row (see `fast`).
+    pub fn fast(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> Option<Value> {
+        match self {
+            Self::Read(user) if user.is_deleted() => Some(Value::Null),
+            Self::Read(user) => fast::nested(ctx, field, |ctx| UserFields(user.clone()).fast(ctx)),
+            Self::Load(_) => None,
         }
     }
 }
 
-#[Object]
-impl User {
+#[Object(name = "User")]
+impl UserFields {
     /// The global id of this user.
     pub async fn id(&self) -> ID {
         NodeId::User(self.0.id.clone()).encode()
@@ -64,7 +127,7 @@ impl User {
 
     /// The name to show: first and last name, else the username.
     async fn display_name(&self) -> String {
-        user::display_name(&self.0).unwrap_or_else(|| "Anonymous".to_owned())
+        display_name(&self.0)
     }
 
     async fn first_name(&self) -> Option<&str> {
@@ -92,9 +155,7 @@ impl User {
 
     /// The primary email address: shown only to the user and to admins.
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
-        let viewer = viewer(ctx)?;
-        let allowed = viewer.is(&self.0.id) || viewer.is_admin();
-        Ok(self.0.email.as_deref().filter(|_| allowed))
+        Ok(email(&self.0, viewer(ctx)?).map(String::as_str))
     }
 
     /// Threads the user started, newest first.
@@ -145,7 +206,7 @@ impl UserQuery {
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         // The edge read (or provisioned) this row a moment ago and refuses deleted
         // accounts; the role shown is the role this request's permissions use.
-        Ok(loader(ctx)?.loader().me.clone().map(User))
+        Ok(loader(ctx)?.loader().me.clone().map(User::new))
     }
 
     /// The user with this id, or null if there is none (or the account is deleted).

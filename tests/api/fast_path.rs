@@ -1,0 +1,83 @@
+//! Thread, reply and user objects whose selection needs only memory are built without
+//! async-graphql's per-field futures (`api/src/graphql/fast.rs`). An inline fragment in
+//! an object's selection sends it down async-graphql's own path (`@include` would not:
+//! async-graphql strips it before execution): both must answer the same.
+
+use chrono::Utc;
+use entity::{reply, thread, user::Role};
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+use serde_json::{Value, json};
+
+use crate::{
+    fixtures,
+    helpers::{TestApp, token},
+    read::thread_id,
+};
+
+const USER: &str =
+    "__typename id clerkId displayName firstName lastName imageUrl role createdAt email";
+const THREAD: &str = "__typename id title status isPinned createdAt editedAt lastActivityAt replyCount author { USER }";
+const REPLY: &str = "__typename id body createdAt editedAt isDeleted score upvotes downvotes \
+    viewerCanEdit viewerCanDelete viewerCanVote author { USER }";
+
+/// Every thread, reply and user field that the direct path knows, in both places where
+/// a page reads its authors with its rows; `slow` puts an inline fragment into every
+/// object.
+fn query(slow: bool) -> String {
+    let mark = |fields: &str, field: &str, ty: &str| {
+        if slow {
+            fields.replacen(field, &format!("... on {ty} {{ {field} }}"), 1)
+        } else {
+            fields.to_owned()
+        }
+    };
+    let user = mark(USER, "clerkId", "User");
+    let thread = mark(THREAD, "title", "Thread").replace("USER", &user);
+    let reply = mark(REPLY, "score", "Reply").replace("USER", &user);
+    format!(
+        "query($id: ID!) {{
+          categories(first: 5) {{ nodes {{ threads(first: 5) {{ nodes {{ {thread} }} }} }} }}
+          thread(id: $id) {{ {thread} replies(first: 10) {{ nodes {{ {reply} }} }} }}
+        }}"
+    )
+}
+
+backend_test! {
+    async fn the_direct_path_answers_as_async_graphql_does(backend) {
+        let app = TestApp::spawn(backend).await;
+        let db = &app.db;
+        let alice = fixtures::user(db, "alice", Role::Member).await;
+        let admin = fixtures::user(db, "boss", Role::Admin).await;
+        let gone = fixtures::user(db, "gone", Role::Member).await;
+        let mut tombstone = gone.clone().into_active_model();
+        tombstone.deleted_at = Set(Some(Utc::now()));
+        tombstone.update(db).await.unwrap();
+        let general = fixtures::category(db, "general").await;
+        let (opened, replies) =
+            fixtures::thread(db, &general, &[&alice, &admin, &gone], "Hello there", 6).await;
+        let (other, _) = fixtures::thread(db, &general, &[&gone], "Orphaned", 2).await;
+        fixtures::pin(db, &other).await;
+        fixtures::vote(db, &replies[0], &admin, 1).await;
+        let mut edited: thread::ActiveModel = opened.clone().into();
+        edited.edited_at = Set(Some(Utc::now()));
+        edited.update(db).await.unwrap();
+        let mut deleted: reply::ActiveModel = replies[1].clone().into();
+        deleted.deleted_at = Set(Some(Utc::now()));
+        deleted.update(db).await.unwrap();
+
+        let variables = json!({ "id": thread_id(&opened) });
+        for viewer in [None, Some(token("alice")), Some(token("boss"))] {
+            let (fast, slow) = (query(false), query(true));
+            let direct = app.graphql_as(viewer.as_deref(), &fast, variables.clone()).await;
+            let resolved = app.graphql_as(viewer.as_deref(), &slow, variables.clone()).await;
+            assert!(direct.get("errors").is_none(), "{direct:#}");
+            assert_eq!(direct, resolved, "viewer {viewer:?}");
+            let replies = &direct["data"]["thread"]["replies"]["nodes"];
+            assert_eq!(replies[1]["body"], Value::Null, "a deleted reply shows no body");
+            assert_eq!(replies[2]["author"], Value::Null, "a deleted author shows as null");
+            let own_email = &replies[0]["author"]["email"];
+            let expected = if viewer.is_some() { json!("alice@example.com") } else { Value::Null };
+            assert_eq!(*own_email, expected, "alice's email to {viewer:?}");
+        }
+    }
+}
