@@ -239,8 +239,7 @@ impl<T> Row<T> for Authored<T> {
     }
 }
 
-/// The author's columns, first in a joined row (`author__<column>`), in this order; read
-/// by position, since by-name access with a prefix formats a string per column.
+/// The author's columns, first in a joined row (`author__<column>`), in this order.
 pub(crate) const AUTHOR_COLUMNS: [&str; 12] = [
     "id",
     "email",
@@ -256,36 +255,130 @@ pub(crate) const AUTHOR_COLUMNS: [&str; 12] = [
     "updated_at",
 ];
 
-impl<T: sea_orm::FromQueryResult> sea_orm::FromQueryResult for Authored<T> {
+impl<T: Columns + sea_orm::FromQueryResult> sea_orm::FromQueryResult for Authored<T> {
+    /// With the join, the author's columns come first (its id is NULL only if the author
+    /// row is missing); without it the row is the page's own, and the author is left to
+    /// the loader.
     fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        let decoded = if let Some(row) = res.try_as_pg_row() {
+            Self::decode(row, T::pg, entity::user::Model::pg)
+        } else if let Some(row) = res.try_as_sqlite_row() {
+            Self::decode(row, T::sqlite, entity::user::Model::sqlite)
+        } else {
+            return Ok(Self {
+                row: T::from_query_result(res, pre)?,
+                author: None,
+            });
+        };
+        decoded.map_err(|e| sea_orm::DbErr::Type(format!("reading a page row: {e}")))
+    }
+}
+
+type Read<R, M> = fn(&R, usize) -> Result<M, sqlx::Error>;
+
+impl<T: Columns> Authored<T> {
+    fn decode<R: sqlx::Row>(
+        row: &R,
+        read: Read<R, T>,
+        read_author: Read<R, entity::user::Model>,
+    ) -> Result<Self, sqlx::Error>
+    where
+        for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        usize: sqlx::ColumnIndex<R>,
+    {
+        if row.len() < AUTHOR_COLUMNS.len() + T::WIDTH {
+            return Ok(Self {
+                row: read(row, 0)?,
+                author: None,
+            });
+        }
+        let author = match row.try_get::<Option<String>, _>(0)? {
+            Some(_) => Some(read_author(row, 0)?),
+            None => None,
+        };
         Ok(Self {
-            row: T::from_query_result(res, pre)?,
-            author: read_author(res)?,
+            row: read(row, AUTHOR_COLUMNS.len())?,
+            author,
         })
     }
 }
 
-/// The joined author, if the statement joined one (without the join there is no
-/// `author__id` column, and the author is left to the loader).
-fn read_author(res: &sea_orm::QueryResult) -> Result<Option<entity::user::Model>, sea_orm::DbErr> {
-    let Ok(Some(id)) = res.try_get_by::<Option<String>, _>("author__id") else {
-        return Ok(None);
-    };
-    Ok(Some(entity::user::Model {
-        id,
-        email: res.try_get_by_index(1)?,
-        username: res.try_get_by_index(2)?,
-        first_name: res.try_get_by_index(3)?,
-        last_name: res.try_get_by_index(4)?,
-        image_url: res.try_get_by_index(5)?,
-        role: res.try_get_by_index(6)?,
-        role_override: res.try_get_by_index(7)?,
-        source_version: res.try_get_by_index(8)?,
-        deleted_at: res.try_get_by_index(9)?,
-        created_at: res.try_get_by_index(10)?,
-        updated_at: res.try_get_by_index(11)?,
-    }))
+/// A model read from the driver's row by position, from `at` on, its columns in the
+/// entity's order (the table's order too: `SELECT *` keeps it, and a migration test
+/// holds the tables to it). Pages read thousands of columns per request; through SeaORM
+/// each one is a lookup by name, and each NULL formats an error message first.
+pub trait Columns: Sized {
+    const WIDTH: usize;
+    fn pg(row: &sqlx::postgres::PgRow, at: usize) -> Result<Self, sqlx::Error>;
+    fn sqlite(row: &sqlx::sqlite::SqliteRow, at: usize) -> Result<Self, sqlx::Error>;
 }
+
+/// An enum stored as its string value.
+fn active_enum<E: sea_orm::ActiveEnum<Value = String>>(value: String) -> Result<E, sqlx::Error> {
+    E::try_from_value(&value).map_err(|e| sqlx::Error::Decode(e.to_string().into()))
+}
+
+macro_rules! columns {
+    ($model:ty, $width:expr, |$row:ident, $at:ident| $body:expr) => {
+        impl Columns for $model {
+            const WIDTH: usize = $width;
+
+            fn pg($row: &sqlx::postgres::PgRow, $at: usize) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($body)
+            }
+
+            fn sqlite($row: &sqlx::sqlite::SqliteRow, $at: usize) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($body)
+            }
+        }
+    };
+}
+
+columns!(entity::user::Model, 12, |row, at| entity::user::Model {
+    id: row.try_get(at)?,
+    email: row.try_get(at + 1)?,
+    username: row.try_get(at + 2)?,
+    first_name: row.try_get(at + 3)?,
+    last_name: row.try_get(at + 4)?,
+    image_url: row.try_get(at + 5)?,
+    role: active_enum(row.try_get(at + 6)?)?,
+    role_override: match row.try_get::<Option<String>, _>(at + 7)? {
+        Some(role) => Some(active_enum(role)?),
+        None => None,
+    },
+    source_version: row.try_get(at + 8)?,
+    deleted_at: row.try_get(at + 9)?,
+    created_at: row.try_get(at + 10)?,
+    updated_at: row.try_get(at + 11)?,
+});
+
+columns!(entity::thread::Model, 10, |row, at| entity::thread::Model {
+    id: row.try_get(at)?,
+    category_id: row.try_get(at + 1)?,
+    author_id: row.try_get(at + 2)?,
+    title: row.try_get(at + 3)?,
+    status: active_enum(row.try_get(at + 4)?)?,
+    is_pinned: row.try_get(at + 5)?,
+    created_at: row.try_get(at + 6)?,
+    edited_at: row.try_get(at + 7)?,
+    last_activity_at: row.try_get(at + 8)?,
+    reply_count: row.try_get(at + 9)?,
+});
+
+columns!(entity::reply::Model, 10, |row, at| entity::reply::Model {
+    id: row.try_get(at)?,
+    thread_id: row.try_get(at + 1)?,
+    author_id: row.try_get(at + 2)?,
+    body: row.try_get(at + 3)?,
+    created_at: row.try_get(at + 4)?,
+    edited_at: row.try_get(at + 5)?,
+    deleted_at: row.try_get(at + 6)?,
+    score: row.try_get(at + 7)?,
+    upvotes: row.try_get(at + 8)?,
+    downvotes: row.try_get(at + 9)?,
+});
 
 /// One page of rows, each with its cursor.
 #[derive(Clone, Debug)]

@@ -1,6 +1,6 @@
 //! Migrations run up, down and up again cleanly; every foreign key is indexed.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, IdenStatic, Iterable, Statement};
 
 use crate::helpers::{Backend, TestDb};
 
@@ -29,6 +29,28 @@ async fn tables(db: &DatabaseConnection) -> Vec<String> {
         .map(|r| r.try_get::<String>("", "name").unwrap())
         .filter(|n| n != "seaql_migrations")
         .collect()
+}
+
+/// A table's columns in the order `SELECT *` returns them.
+async fn columns(db: &DatabaseConnection, table: &str) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => format!(
+            "SELECT column_name::text AS name FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = '{table}' ORDER BY ordinal_position"
+        ),
+        _ => format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+fn entity_columns<C: Iterable + IdenStatic>() -> Vec<String> {
+    C::iter().map(|c| c.as_str().to_owned()).collect()
 }
 
 /// (table, column) of every foreign key that no index leads with.
@@ -105,6 +127,13 @@ backend_test! {
         expected.sort();
         assert_eq!(tables(&db).await, expected);
         assert_eq!(unindexed_foreign_keys(&db).await, Vec::<(String, String)>::new());
+        // Page rows are read by position (`service::page::Columns`).
+        assert_eq!(columns(&db, "user").await, entity_columns::<entity::user::Column>());
+        assert_eq!(columns(&db, "threads").await, entity_columns::<entity::thread::Column>());
+        assert_eq!(
+            columns(&db, "thread_replies").await,
+            entity_columns::<entity::reply::Column>()
+        );
 
         api::database::migrate_down(url).await.unwrap();
         assert_eq!(tables(&db).await, Vec::<String>::new());
