@@ -80,7 +80,7 @@ impl From<Authored<reply::Reply>> for Reply {
 #[Object(name = "Reply")]
 impl ReplyFields {
     /// The global id of this reply.
-    pub async fn id(&self) -> ID {
+    async fn id(&self) -> ID {
         NodeId::Reply(self.model.id).encode()
     }
 

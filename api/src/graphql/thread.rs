@@ -80,7 +80,7 @@ impl From<Authored<thread::Thread>> for Thread {
 #[Object(name = "Thread")]
 impl ThreadFields {
     /// The global id of this thread.
-    pub async fn id(&self) -> ID {
+    async fn id(&self) -> ID {
         NodeId::Thread(self.model.id).encode()
     }
 

@@ -116,7 +116,7 @@ impl Author {
 #[Object(name = "User")]
 impl UserFields {
     /// The global id of this user.
-    pub async fn id(&self) -> ID {
+    async fn id(&self) -> ID {
         NodeId::User(self.0.id.clone()).encode()
     }
 
