@@ -125,8 +125,9 @@ where
     Ok(Page::from_rows(rows, window, listing.ordering))
 }
 
-/// Starts `SELECT page.*, <author columns> FROM (`: the page's own statement goes inside,
-/// so the join touches only the rows of the page.
+/// Starts `SELECT <author columns>, page.* FROM (`: the page's own statement goes inside,
+/// so the join touches only the rows of the page. The author's columns come first:
+/// `page::Columns` reads joined rows by position.
 fn open_author_join(sql: &mut Sql) {
     static OPEN: LazyLock<String> = LazyLock::new(|| {
         let columns: String = AUTHOR_COLUMNS

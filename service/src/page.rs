@@ -474,6 +474,15 @@ mod tests {
     fn author_columns_are_the_user_columns_in_order() {
         let columns: Vec<&str> = entity::user::Column::iter().map(|c| c.as_str()).collect();
         assert_eq!(columns, AUTHOR_COLUMNS);
+        assert_eq!(entity::user::Model::WIDTH, AUTHOR_COLUMNS.len());
+        assert_eq!(
+            entity::thread::Model::WIDTH,
+            entity::thread::Column::iter().count()
+        );
+        assert_eq!(
+            entity::reply::Model::WIDTH,
+            entity::reply::Column::iter().count()
+        );
     }
 
     proptest! {

@@ -6,8 +6,10 @@
 //! these objects ask only for values already in memory. For those, the object's
 //! selection is walked here and its `Value` built directly, with the same scalars
 //! async-graphql would produce. Anything else (fragments, directives, arguments, a field
-//! that has to load) falls back to async-graphql for the whole object, so behaviour and
-//! errors stay exactly async-graphql's; a test holds the two paths to equal answers.
+//! that has to load) falls back to async-graphql for the whole object; a test holds the
+//! two paths to equal answers. Keys come in selection order (async-graphql orders them by
+//! completion, which differs only when sibling fields load). No field-level extension
+//! is installed: one would not see the fields built here.
 
 use async_graphql::{
     ContextSelectionSet, InputType, Positioned, ScalarType, Value,
@@ -25,6 +27,10 @@ pub fn object(
     mut value_of: impl FnMut(&str, &Positioned<Field>) -> Option<Value>,
 ) -> Option<Value> {
     let items = &ctx.item.node.items;
+    // Empty once `@skip`/`@include` were applied: async-graphql answers null for that.
+    if items.is_empty() {
+        return None;
+    }
     let mut map = IndexMap::with_capacity(items.len());
     for item in items {
         let Selection::Field(field) = &item.node else {

@@ -135,8 +135,10 @@ impl Engine {
                 let name = request.operation_name.clone();
                 // A query that does not parse is left for the executor to report.
                 if let Ok(document) = request.parsed_query() {
-                    limits::check_document(document, name.as_deref(), &self.limits)?;
+                    // Counted first, so that GET refuses a mutation as such even when it
+                    // is also over a limit.
                     mutations += u32::from(limits::is_mutation(document, name.as_deref()));
+                    limits::check_document(document, name.as_deref(), &self.limits)?;
                 }
                 Ok(request)
             })
