@@ -70,6 +70,8 @@ struct Row {
     workload: Workload,
     target: &'static str,
     statements_per_request: f64,
+    /// The server's CPU time per request (service rows only).
+    server_cpu_ms_per_request: Option<f64>,
     #[serde(flatten)]
     stats: Stats,
 }
@@ -229,16 +231,23 @@ async fn main() -> Result<(), BoxError> {
                     },
                 )
                 .await;
-                let per_request = match target {
-                    "service" => server.counters(&metrics).await?.per_request_since(counters),
-                    _ => f64::from(workload.sql_statements()),
+                let (per_request, cpu_ms) = match target {
+                    "service" => {
+                        let after = server.counters(&metrics).await?;
+                        (
+                            after.per_request_since(counters),
+                            Some(after.cpu_ms_per_request_since(counters)),
+                        )
+                    }
+                    _ => (f64::from(workload.sql_statements()), None),
                 };
-                print_row(endpoint, workload, target, per_request, &stats);
+                print_row(endpoint, workload, target, per_request, cpu_ms, &stats);
                 report.rows.push(Row {
                     endpoint,
                     workload,
                     target,
                     statements_per_request: per_request,
+                    server_cpu_ms_per_request: cpu_ms,
                     stats,
                 });
             }
@@ -267,15 +276,25 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-fn print_row(endpoint: &str, workload: Workload, target: &str, statements: f64, s: &Stats) {
+fn print_row(
+    endpoint: &str,
+    workload: Workload,
+    target: &str,
+    statements: f64,
+    cpu_ms: Option<f64>,
+    s: &Stats,
+) {
     eprintln!(
-        "{endpoint:>9} {:<18} {target:<7} {:>8.0} req/s  p50 {:>6.2} ms  p90 {:>6.2} ms  p99 {:>6.2} ms  errors {}  stmts/req {statements:.2}{}",
+        "{endpoint:>9} {:<18} {target:<7} {:>8.0} req/s  p50 {:>6.2} ms  p90 {:>6.2} ms  p99 {:>6.2} ms  errors {}  stmts/req {statements:.2}{}{}",
         workload.name(),
         s.rps,
         s.p50_ms,
         s.p90_ms,
         s.p99_ms,
         s.errors,
+        cpu_ms
+            .map(|ms| format!("  server CPU {ms:.3} ms/req"))
+            .unwrap_or_default(),
         s.first_error
             .as_deref()
             .map(|e| format!("  first error: {e}"))
@@ -287,14 +306,14 @@ fn print_row(endpoint: &str, workload: Workload, target: &str, statements: f64, 
 fn table(report: &Report) -> String {
     let mut out = format!(
         "{} cores, {}; scale {}; {} clients, {:.0} s per run\n\n\
-         | endpoint | workload | service req/s | SQL req/s | ratio | service p50/p90/p99 ms | SQL p50/p90/p99 ms | p99 ratio | stmts/req (service, SQL) | errors |\n\
-         |---|---|---:|---:|---:|---|---|---:|---|---:|\n",
+         | endpoint | workload | service req/s | SQL req/s | ratio | service p50/p90/p99 ms | SQL p50/p90/p99 ms | p99 ratio | stmts/req (service, SQL) | server CPU ms/req | errors |\n\
+         |---|---|---:|---:|---:|---|---|---:|---|---:|---:|\n",
         report.cores, report.machine, report.scale.name, report.concurrency, report.seconds_per_run
     );
     for pair in report.rows.chunks(2) {
         let [service, sql] = pair else { continue };
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {:.2} | {:.1}, {:.0} | {} |\n",
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {:.2} | {:.1}, {:.0} | {:.3} | {} |\n",
             service.endpoint,
             service.workload.name(),
             service.stats.rps,
@@ -309,6 +328,7 @@ fn table(report: &Report) -> String {
             service.stats.p99_ms / sql.stats.p99_ms.max(f64::MIN_POSITIVE),
             service.statements_per_request,
             sql.statements_per_request,
+            service.server_cpu_ms_per_request.unwrap_or(0.0),
             service.stats.errors + sql.stats.errors,
         ));
     }
