@@ -39,19 +39,18 @@ impl Counters {
     /// in milliseconds: steadier than req/s on a shared machine, since it does not
     /// depend on what else got the cores.
     pub fn cpu_ms_per_request_since(self, before: Counters) -> f64 {
-        let requests = self.requests - before.requests;
-        if requests > 0.0 {
-            (self.cpu_seconds - before.cpu_seconds) * 1000.0 / requests
-        } else {
-            0.0
-        }
+        self.per_request(before, (self.cpu_seconds - before.cpu_seconds) * 1000.0)
     }
 
     /// Statements per GraphQL request between `before` and these counters.
     pub fn per_request_since(self, before: Counters) -> f64 {
+        self.per_request(before, self.statements - before.statements)
+    }
+
+    fn per_request(self, before: Counters, total: f64) -> f64 {
         let requests = self.requests - before.requests;
         if requests > 0.0 {
-            (self.statements - before.statements) / requests
+            total / requests
         } else {
             0.0
         }

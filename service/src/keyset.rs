@@ -10,11 +10,11 @@ use std::{
     sync::LazyLock,
 };
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, Value};
 
 use crate::{
     Result, clock,
-    page::{AUTHOR_COLUMNS, Cursor, Key, Ordering, Page, Row, SortKey, Window},
+    page::{Cursor, Key, Ordering, Page, Row, SortKey, Window},
     sql::Sql,
 };
 
@@ -130,9 +130,11 @@ where
 /// `page::Columns` reads joined rows by position.
 fn open_author_join(sql: &mut Sql) {
     static OPEN: LazyLock<String> = LazyLock::new(|| {
-        let columns: String = AUTHOR_COLUMNS
-            .iter()
-            .map(|name| format!("author.{name} AS author__{name}, "))
+        let columns: String = entity::user::Column::iter()
+            .map(|column| {
+                let name = column.as_str();
+                format!("author.{name} AS author__{name}, ")
+            })
             .collect();
         format!("SELECT {columns}page.* FROM (")
     });

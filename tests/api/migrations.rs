@@ -21,13 +21,19 @@ async fn tables(db: &DatabaseConnection) -> Vec<String> {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
         }
     };
+    let mut names = names(db, sql).await;
+    names.retain(|n| n != "seaql_migrations");
+    names
+}
+
+/// The `name` column of `sql`'s rows.
+async fn names(db: &DatabaseConnection, sql: &str) -> Vec<String> {
     let rows = db
         .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap();
     rows.iter()
         .map(|r| r.try_get::<String>("", "name").unwrap())
-        .filter(|n| n != "seaql_migrations")
         .collect()
 }
 
@@ -40,13 +46,7 @@ async fn columns(db: &DatabaseConnection, table: &str) -> Vec<String> {
         ),
         _ => format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
     };
-    let rows = db
-        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| r.try_get::<String>("", "name").unwrap())
-        .collect()
+    names(db, &sql).await
 }
 
 fn entity_columns<C: Iterable + IdenStatic>() -> Vec<String> {
