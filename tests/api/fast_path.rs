@@ -1,7 +1,9 @@
-//! Thread, reply and user objects whose selection needs only memory are built without
-//! async-graphql's per-field futures (`api/src/graphql/fast.rs`). An inline fragment in
-//! an object's selection sends it down async-graphql's own path (`@include` would not:
-//! async-graphql strips it before execution): both must answer the same values.
+//! Categories, threads, replies, users and their connections are built without
+//! async-graphql's per-field futures where their values are in memory, and through its
+//! resolver field by field where they load (`api/src/graphql/fast.rs`). An inline
+//! fragment in an object's selection sends it down async-graphql's own path
+//! (`@include` would not: async-graphql strips it before execution): both must answer
+//! the same values and the same errors.
 
 use chrono::Utc;
 use entity::{reply, thread, user::Role};
@@ -16,13 +18,16 @@ use crate::{
 
 const USER: &str =
     "__typename id clerkId displayName firstName lastName imageUrl role createdAt email";
-const THREAD: &str = "__typename id title status isPinned createdAt editedAt lastActivityAt replyCount author { USER }";
+const THREAD: &str = "__typename id title status isPinned createdAt editedAt lastActivityAt replyCount author { USER } \
+    viewerCanReply viewerCanModerate viewerCanEdit viewerCanDelete category { slug }";
 const REPLY: &str = "__typename id body createdAt editedAt isDeleted score upvotes downvotes \
-    viewerCanEdit viewerCanDelete viewerCanVote author { USER }";
+    viewerCanEdit viewerCanDelete viewerCanVote author { USER } thread { title }";
+const CATEGORY: &str = "__typename id slug name createdAt threadCount";
+const PAGE_INFO: &str = "__typename hasNextPage hasPreviousPage startCursor endCursor";
 
-/// Every thread, reply and user field that the direct path knows, in both places where
-/// a page reads its authors with its rows; `slow` puts an inline fragment into every
-/// object.
+/// Every field of threads, replies, users, categories and their connections, in both
+/// places where a page reads its authors with its rows, with fields that load beside
+/// fields in memory; `slow` puts an inline fragment into every object.
 fn queries(slow: bool) -> [String; 2] {
     let mark = |fields: &str, field: &str, ty: &str| {
         if slow {
@@ -34,12 +39,24 @@ fn queries(slow: bool) -> [String; 2] {
     let user = mark(USER, "clerkId", "User");
     let thread = mark(THREAD, "title", "Thread").replace("USER", &user);
     let reply = mark(REPLY, "score", "Reply").replace("USER", &user);
+    let category = mark(CATEGORY, "slug", "Category");
+    let page_info = mark(PAGE_INFO, "hasNextPage", "PageInfo");
+    let connection = |ty: &str| mark("__typename totalCount", "totalCount", ty);
+    let (categories, threads, replies, open) = (
+        connection("CategoryConnection"),
+        connection("ThreadConnection"),
+        connection("ReplyConnection"),
+        connection("ThreadConnection"),
+    );
     [
         format!(
-            "{{ categories(first: 5) {{ nodes {{ threads(first: 5) {{ nodes {{ {thread} }} }} }} }} }}"
+            "{{ categories(first: 5) {{ {categories} pageInfo {{ {page_info} }} edges {{ cursor node {{ slug }} }} \
+             nodes {{ {category} threads(first: 5) {{ {threads} pageInfo {{ {page_info} }} nodes {{ {thread} }} }} \
+             open: threads(first: 1, status: OPEN) {{ {open} }} }} }} }}"
         ),
         format!(
-            "query($id: ID!) {{ thread(id: $id) {{ {thread} replies(first: 10) {{ nodes {{ {reply} }} }} }} }}"
+            "query($id: ID!) {{ thread(id: $id) {{ {thread} \
+             replies(first: 10) {{ {replies} pageInfo {{ {page_info} }} nodes {{ {reply} }} }} }} }}"
         ),
     ]
 }
@@ -95,9 +112,25 @@ backend_test! {
 
         // The direct path answers in selection order.
         let listed = text(&app, None, &queries(false)[0], &json!({})).await;
+        let thread = listed.find(r#"{"__typename":"Thread""#).unwrap();
         let keys = THREAD.split_whitespace().take(9).map(|k| format!("\"{k}\":"));
-        let positions: Vec<usize> = keys.map(|k| listed.find(&k).unwrap()).collect();
+        let positions: Vec<usize> = keys.map(|k| listed[thread..].find(&k).unwrap()).collect();
         assert!(positions.is_sorted(), "{listed}");
+
+        // A field that fails beside fields in memory: the same data and errors both ways
+        // (the failing field first, so that its location is the same in both texts).
+        let failing = |slug: &str| {
+            format!("{{ categories(first: 2) {{ nodes {{ threads(first: 2, after: \"nope\") {{ totalCount }} {slug} }} }} }}")
+        };
+        let direct = text(&app, None, &failing("slug"), &json!({})).await;
+        let resolved = text(&app, None, &failing("... on Category { slug }"), &json!({})).await;
+        let (direct, resolved) = (errors_sorted(&direct), errors_sorted(&resolved));
+        assert_eq!(direct, resolved);
+        let errors = direct["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "one category, one error: {direct:#}");
+        assert_eq!(errors[0]["path"], json!(["categories", "nodes", 0, "threads"]), "{direct:#}");
+        assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{direct:#}");
+        assert!(direct["data"]["categories"]["nodes"][0]["slug"].is_string(), "{direct:#}");
 
         // A selection that `@skip` empties is null, as async-graphql answers it.
         let skipped = |fields: &str| {
@@ -109,6 +142,15 @@ backend_test! {
         assert_eq!(direct, resolved);
         assert!(direct.contains(r#""author":null"#), "{direct}");
     }
+}
+
+/// The response with its errors in path order (both paths report them as they happen).
+fn errors_sorted(text: &str) -> Value {
+    let mut response: Value = serde_json::from_str(text).unwrap();
+    if let Some(errors) = response["errors"].as_array_mut() {
+        errors.sort_by_key(|e| e["path"].to_string());
+    }
+    response
 }
 
 async fn text(app: &TestApp, token: Option<&str>, query: &str, variables: &Value) -> String {

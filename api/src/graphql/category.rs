@@ -1,6 +1,8 @@
 //! `Category` and the root fields that find categories.
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{
+    Context, ContextSelectionSet, ID, Object, Positioned, Result, Value, parser::types::Field,
+};
 use chrono::{DateTime, Utc};
 use service::{
     category,
@@ -13,18 +15,54 @@ use super::{
     context::loader,
     enums::{ThreadOrder, ThreadStatus},
     error::ServiceResultExt,
+    fast::{self, Direct, direct_object},
     id::NodeId,
     loader::CategoryThreadsKey,
     thread::Thread,
 };
 
 /// A topic area of the forum. Every thread belongs to exactly one category.
-pub struct Category(pub category::Category);
+pub struct Category(CategoryFields);
 
-#[Object]
+/// A category's row, and its fields as async-graphql resolves them.
+pub struct CategoryFields(category::Category);
+
+direct_object!(Category, CategoryFields);
+
 impl Category {
+    pub fn new(model: category::Category) -> Self {
+        Self(CategoryFields(model))
+    }
+
+    /// The `Node` interface's `id`.
+    pub async fn id(&self, _: &Context<'_>) -> Result<ID> {
+        Ok(NodeId::Category(self.0.0.id).encode())
+    }
+}
+
+impl Direct for Category {
+    fn value_of(
+        &self,
+        _: &ContextSelectionSet<'_>,
+        name: &str,
+        _: &Positioned<Field>,
+    ) -> Option<Value> {
+        let c = &self.0.0;
+        Some(match name {
+            "id" => Value::String(NodeId::Category(c.id).encode().0),
+            "slug" => fast::string(&c.slug),
+            "name" => fast::string(&c.name),
+            "createdAt" => fast::scalar(&c.created_at),
+            "threadCount" => fast::scalar(&c.thread_count),
+            _ => return None,
+        })
+    }
+}
+
+#[Object(name = "Category")]
+impl CategoryFields {
     /// The global id of this category.
-    pub async fn id(&self) -> ID {
+    async fn id(&self) -> ID {
         NodeId::Category(self.0.id).encode()
     }
 
@@ -104,13 +142,13 @@ impl CategoryQuery {
             .gql()?;
         let db = &loader(ctx)?.loader().db;
         let page = category::list(db, &window).await.gql()?;
-        Ok(connection(page, TotalSource::Categories, Category))
+        Ok(connection(page, TotalSource::Categories, Category::new))
     }
 
     /// The category with this slug, or null if there is none.
     async fn category(&self, ctx: &Context<'_>, slug: String) -> Result<Option<Category>> {
         let slug = validate::slug("slug", &slug).gql()?;
         let db = &loader(ctx)?.loader().db;
-        Ok(category::by_slug(db, &slug).await.gql()?.map(Category))
+        Ok(category::by_slug(db, &slug).await.gql()?.map(Category::new))
     }
 }

@@ -1,17 +1,25 @@
 //! Relay connections: pages from `service` as `XConnection` objects, with a `totalCount`
 //! that is read only when asked for, from a counter column where one exists.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
-    Context, Object, Result,
-    connection::{Connection, CursorType, Edge},
+    ContainerType, Context, ContextSelectionSet, Object, ObjectType, OutputType, Positioned,
+    Result, ServerResult, Value,
+    connection::{Connection, CursorType, Edge, EmptyFields},
+    parser::types::Field,
+    registry::Registry,
 };
 use entity::thread::Status;
 use service::page::{Cursor, Page, PageRequest};
 use uuid::Uuid;
 
-use super::{context::loader, error::ServiceResultExt, loader::*};
+use super::{
+    context::loader,
+    error::ServiceResultExt,
+    fast::{self, Direct},
+    loader::*,
+};
 
 /// The extra fields of every connection.
 pub struct Total(pub TotalSource);
@@ -51,11 +59,82 @@ impl Total {
                 .gql()?
                 .unwrap_or(0),
         };
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        Ok(clamp(n))
     }
 }
 
-pub type ForumConnection<N> = Connection<PageCursor, N, Total>;
+type Inner<N> = Connection<PageCursor, N, Total>;
+
+/// A page of `N` as a Relay connection (async-graphql's, with a direct path: its
+/// `pageInfo` and a known `totalCount` are built without a resolver each).
+pub struct ForumConnection<N: OutputType>(Inner<N>);
+
+impl<N: OutputType> OutputType for ForumConnection<N> {
+    fn type_name() -> Cow<'static, str> {
+        <Inner<N> as OutputType>::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Inner<N> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        match fast::object(ctx, self).await {
+            Some(value) => Ok(value),
+            None => OutputType::resolve(&self.0, ctx, field).await,
+        }
+    }
+}
+
+impl<N: OutputType> ContainerType for ForumConnection<N> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        self.0.resolve_field(ctx).await
+    }
+}
+
+impl<N: OutputType> ObjectType for ForumConnection<N> {}
+
+impl<N: OutputType> Direct for ForumConnection<N> {
+    fn value_of(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        name: &str,
+        field: &Positioned<Field>,
+    ) -> Option<Value> {
+        let page = &self.0;
+        match name {
+            "totalCount" => match page.additional_fields.0 {
+                TotalSource::Known(n) => Some(fast::scalar(&clamp(n))),
+                _ => None,
+            },
+            "pageInfo" => fast::nested(ctx, field, |ctx| {
+                let cursor = |edge: Option<&Edge<PageCursor, N, EmptyFields>>| {
+                    edge.map_or(Value::Null, |edge| {
+                        Value::String(edge.cursor.encode_cursor())
+                    })
+                };
+                fast::record(ctx, "PageInfo", |name| {
+                    Some(match name {
+                        "hasPreviousPage" => Value::Boolean(page.has_previous_page),
+                        "hasNextPage" => Value::Boolean(page.has_next_page),
+                        "startCursor" => cursor(page.edges.first()),
+                        "endCursor" => cursor(page.edges.last()),
+                        _ => return None,
+                    })
+                })
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn clamp(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
 
 /// A row's position, turned into text only when `cursor`, `startCursor` or `endCursor`
 /// is asked for.
@@ -81,17 +160,14 @@ pub fn connection<T, N: async_graphql::OutputType>(
     total: TotalSource,
     wrap: impl Fn(T) -> N,
 ) -> ForumConnection<N> {
-    let mut connection = Connection::with_additional_fields(
-        page.has_previous_page,
-        page.has_next_page,
-        Total(total),
-    );
+    let mut connection =
+        Inner::with_additional_fields(page.has_previous_page, page.has_next_page, Total(total));
     connection.edges.extend(
         page.edges
             .into_iter()
             .map(|edge| Edge::new(PageCursor(edge.cursor), wrap(edge.node))),
     );
-    connection
+    ForumConnection(connection)
 }
 
 /// A page that a loader may have returned, or an empty one when its parent is gone. The

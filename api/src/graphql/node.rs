@@ -62,7 +62,7 @@ async fn fetch(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
             .load_one(CategoryKey(id))
             .await
             .gql()?
-            .map(|c| Node::Category(Category(c))),
+            .map(|c| Node::Category(Category::new(c))),
         NodeId::Thread(id) => loader
             .load_one(ThreadKey(id))
             .await

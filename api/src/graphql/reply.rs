@@ -1,6 +1,8 @@
 //! `Reply`.
 
-use async_graphql::{Context, ContextSelectionSet, ID, Object, Result, Value};
+use async_graphql::{
+    Context, ContextSelectionSet, ID, Object, Positioned, Result, Value, parser::types::Field,
+};
 use chrono::{DateTime, Utc};
 use service::{page::Authored, permissions, reply};
 
@@ -8,7 +10,7 @@ use super::{
     context::{loader, viewer},
     enums::VoteValue,
     error::{ServiceResultExt, gql},
-    fast::{self, fast_object},
+    fast::{self, Direct, direct_object},
     id::NodeId,
     loader::{ThreadKey, ViewerVoteKey},
     thread::Thread,
@@ -24,7 +26,7 @@ pub struct ReplyFields {
     author: Author,
 }
 
-fast_object!(Reply, ReplyFields, ReplyFields::fast);
+direct_object!(Reply, ReplyFields);
 
 impl Reply {
     pub fn new(model: reply::Reply) -> Self {
@@ -42,31 +44,32 @@ impl Reply {
     }
 }
 
-impl ReplyFields {
-    /// The fields that need nothing but the row and the viewer (see `fast`).
-    fn fast(&self, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
-        let m = &self.model;
-        fast::object(ctx, |name, field| {
-            Some(match name {
-                "__typename" => fast::typename("Reply"),
-                "id" => Value::String(NodeId::Reply(m.id).encode().0),
-                "body" => fast::optional((!m.is_deleted()).then_some(&m.body)),
-                "createdAt" => fast::scalar(&m.created_at),
-                "editedAt" => fast::optional(m.edited_at.as_ref()),
-                "isDeleted" => fast::scalar(&m.is_deleted()),
-                "author" => self.author.fast(ctx, field)?,
-                "score" => fast::scalar(&m.score),
-                "upvotes" => fast::scalar(&m.upvotes),
-                "downvotes" => fast::scalar(&m.downvotes),
-                "viewerCanEdit" => {
-                    fast::scalar(&permissions::edit_reply(fast::viewer(ctx)?, m).is_ok())
-                }
-                "viewerCanDelete" => {
-                    fast::scalar(&permissions::delete_reply(fast::viewer(ctx)?, m).is_ok())
-                }
-                "viewerCanVote" => fast::scalar(&permissions::vote(fast::viewer(ctx)?, m).is_ok()),
-                _ => return None,
-            })
+impl Direct for Reply {
+    fn value_of(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        name: &str,
+        field: &Positioned<Field>,
+    ) -> Option<Value> {
+        let m = &self.0.model;
+        Some(match name {
+            "id" => Value::String(NodeId::Reply(m.id).encode().0),
+            "body" => fast::optional((!m.is_deleted()).then_some(&m.body)),
+            "createdAt" => fast::scalar(&m.created_at),
+            "editedAt" => fast::optional(m.edited_at.as_ref()),
+            "isDeleted" => fast::scalar(&m.is_deleted()),
+            "author" => self.0.author.fast(ctx, field)?,
+            "score" => fast::scalar(&m.score),
+            "upvotes" => fast::scalar(&m.upvotes),
+            "downvotes" => fast::scalar(&m.downvotes),
+            "viewerCanEdit" => {
+                fast::scalar(&permissions::edit_reply(fast::viewer(ctx)?, m).is_ok())
+            }
+            "viewerCanDelete" => {
+                fast::scalar(&permissions::delete_reply(fast::viewer(ctx)?, m).is_ok())
+            }
+            "viewerCanVote" => fast::scalar(&permissions::vote(fast::viewer(ctx)?, m).is_ok()),
+            _ => return None,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! `Thread` and the root field that finds one.
 
-use async_graphql::{Context, ContextSelectionSet, ID, Object, Result, Value};
+use async_graphql::{
+    Context, ContextSelectionSet, ID, Object, Positioned, Result, Value, parser::types::Field,
+};
 use chrono::{DateTime, Utc};
 use service::{
     page::Authored,
@@ -15,7 +17,7 @@ use super::{
     context::{loader, viewer},
     enums::{ReplyOrder, ThreadStatus},
     error::{ServiceResultExt, gql},
-    fast::{self, fast_object},
+    fast::{self, Direct, direct_object},
     id::NodeId,
     loader::{CategoryKey, OthersRepliedKey, ThreadKey, ThreadRepliesKey},
     reply::Reply,
@@ -31,7 +33,7 @@ pub struct ThreadFields {
     author: Author,
 }
 
-fast_object!(Thread, ThreadFields, ThreadFields::fast);
+direct_object!(Thread, ThreadFields);
 
 impl Thread {
     pub fn new(model: thread::Thread) -> Self {
@@ -49,24 +51,30 @@ impl Thread {
     }
 }
 
-impl ThreadFields {
-    /// The fields that need nothing but the row (see `fast`).
-    fn fast(&self, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
-        let m = &self.model;
-        fast::object(ctx, |name, field| {
-            Some(match name {
-                "__typename" => fast::typename("Thread"),
-                "id" => Value::String(NodeId::Thread(m.id).encode().0),
-                "title" => fast::string(&m.title),
-                "status" => fast::enumeration(ThreadStatus::from(m.status)),
-                "isPinned" => fast::scalar(&m.is_pinned),
-                "createdAt" => fast::scalar(&m.created_at),
-                "editedAt" => fast::optional(m.edited_at.as_ref()),
-                "lastActivityAt" => fast::scalar(&m.last_activity_at),
-                "replyCount" => fast::scalar(&m.reply_count),
-                "author" => self.author.fast(ctx, field)?,
-                _ => return None,
-            })
+impl Direct for Thread {
+    fn value_of(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        name: &str,
+        field: &Positioned<Field>,
+    ) -> Option<Value> {
+        let m = &self.0.model;
+        Some(match name {
+            "id" => Value::String(NodeId::Thread(m.id).encode().0),
+            "title" => fast::string(&m.title),
+            "status" => fast::enumeration(ThreadStatus::from(m.status)),
+            "isPinned" => fast::scalar(&m.is_pinned),
+            "createdAt" => fast::scalar(&m.created_at),
+            "editedAt" => fast::optional(m.edited_at.as_ref()),
+            "lastActivityAt" => fast::scalar(&m.last_activity_at),
+            "replyCount" => fast::scalar(&m.reply_count),
+            "author" => self.0.author.fast(ctx, field)?,
+            "viewerCanReply" => fast::scalar(&permissions::reply(fast::viewer(ctx)?, m).is_ok()),
+            "viewerCanModerate" => fast::scalar(&permissions::moderate(fast::viewer(ctx)?).is_ok()),
+            "viewerCanEdit" => {
+                fast::scalar(&permissions::edit_thread(fast::viewer(ctx)?, m).is_ok())
+            }
+            _ => return None,
         })
     }
 }
@@ -126,7 +134,7 @@ impl ThreadFields {
             .await
             .gql()?;
         category
-            .map(Category)
+            .map(Category::new)
             .ok_or_else(|| gql(&service::Error::NotFound("category")))
     }
 

@@ -13,7 +13,7 @@ use super::{
     context::{loader, viewer},
     enums::Role,
     error::ServiceResultExt,
-    fast::{self, fast_object},
+    fast::{self, Direct, direct_object},
     id::NodeId,
     loader::{AuthorRepliesKey, AuthorThreadsKey, UserKey},
     reply::Reply,
@@ -26,7 +26,7 @@ pub struct User(UserFields);
 /// A user's row, and its fields as async-graphql resolves them.
 pub struct UserFields(Arc<user::User>);
 
-fast_object!(User, UserFields, UserFields::fast);
+direct_object!(User, UserFields);
 
 impl User {
     pub fn new(user: Arc<user::User>) -> Self {
@@ -39,24 +39,25 @@ impl User {
     }
 }
 
-impl UserFields {
-    /// The fields that need nothing but the row and the viewer (see `fast`).
-    fn fast(&self, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
-        let u = &self.0;
-        fast::object(ctx, |name, _| {
-            Some(match name {
-                "__typename" => fast::typename("User"),
-                "id" => Value::String(NodeId::User(u.id.clone()).encode().0),
-                "clerkId" => fast::string(&u.id),
-                "displayName" => Value::String(display_name(u)),
-                "firstName" => fast::optional(u.first_name.as_ref()),
-                "lastName" => fast::optional(u.last_name.as_ref()),
-                "imageUrl" => fast::optional(u.image_url.as_ref()),
-                "role" => fast::enumeration(Role::from(u.effective_role())),
-                "createdAt" => fast::scalar(&u.created_at),
-                "email" => fast::optional(email(u, fast::viewer(ctx)?)),
-                _ => return None,
-            })
+impl Direct for User {
+    fn value_of(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        name: &str,
+        _: &Positioned<Field>,
+    ) -> Option<Value> {
+        let u = &self.0.0;
+        Some(match name {
+            "id" => Value::String(NodeId::User(u.id.clone()).encode().0),
+            "clerkId" => fast::string(&u.id),
+            "displayName" => Value::String(display_name(u)),
+            "firstName" => fast::optional(u.first_name.as_ref()),
+            "lastName" => fast::optional(u.last_name.as_ref()),
+            "imageUrl" => fast::optional(u.image_url.as_ref()),
+            "role" => fast::enumeration(Role::from(u.effective_role())),
+            "createdAt" => fast::scalar(&u.created_at),
+            "email" => fast::optional(email(u, fast::viewer(ctx)?)),
+            _ => return None,
         })
     }
 }
@@ -107,7 +108,9 @@ impl Author {
     pub fn fast(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> Option<Value> {
         match self {
             Self::Read(user) if user.is_deleted() => Some(Value::Null),
-            Self::Read(user) => fast::nested(ctx, field, |ctx| UserFields(user.clone()).fast(ctx)),
+            Self::Read(user) => fast::nested(ctx, field, |ctx| {
+                fast::fields(ctx, &User::new(user.clone()))
+            }),
             Self::Load(_) => None,
         }
     }

@@ -119,7 +119,9 @@ async fn run(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let work = async {
+    // Boxed once here: the request's future is kilobytes (the pool's acquire is inlined
+    // into every query's future), and each wrapper below would otherwise copy it again.
+    let work = Box::pin(async {
         let identity = match state.auth.viewer(&state.db, headers).await {
             Ok(identity) => identity,
             Err(ViewerError::Unauthenticated(message)) => {
@@ -150,7 +152,7 @@ async fn run(
         }
         let run = state.graphql.run(prepared, &state.db, &identity);
         Ok(with_statement_timeout(state.config.statement_timeout, run).await)
-    };
+    });
     let timed = tokio::time::timeout(state.config.request_timeout, count_statements(work)).await;
     let (response, statements) = match timed {
         Ok((Ok(response), statements)) => (response, statements),

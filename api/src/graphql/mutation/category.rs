@@ -37,7 +37,7 @@ impl CategoryMutation {
         };
         let category = category::create(db, viewer, input).await.gql()?;
         Ok(CreateCategoryPayload {
-            category: Category(category),
+            category: Category::new(category),
         })
     }
 }
