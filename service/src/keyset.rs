@@ -10,11 +10,12 @@ use std::{
     sync::LazyLock,
 };
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, Value};
+use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Iterable, Value};
 
 use crate::{
     Result, clock,
     page::{Cursor, Key, Ordering, Page, Row, SortKey, Window},
+    rows::FromRows,
     sql::Sql,
 };
 
@@ -40,7 +41,7 @@ pub(crate) async fn pages_by_parent<T, R, P>(
     parent_of: impl Fn(&T) -> P,
 ) -> Result<HashMap<P, Page<R>>>
 where
-    R: FromQueryResult + Row<T> + Send + Sync,
+    R: FromRows + Row<T> + Send + Sync,
     P: Clone + Eq + Hash + Into<Value>,
     Vec<P>: Into<Value>,
 {
@@ -96,7 +97,7 @@ where
         if listing.with_authors {
             close_author_join(&mut sql);
         }
-        for row in R::find_by_statement(sql.statement()).all(db).await? {
+        for row in R::from_rows(&db.query_all_raw(sql.statement()).await?)? {
             pages.entry(parent_of(row.row())).or_default().push(row);
         }
     }
@@ -117,17 +118,17 @@ pub(crate) async fn page<T>(
     window: &Window,
 ) -> Result<Page<T>>
 where
-    T: FromQueryResult + Row<T> + Send + Sync,
+    T: FromRows + Row<T> + Send + Sync,
 {
     let mut sql = Sql::new(db.get_database_backend());
     branch(&mut sql, listing, Scope::All, window);
-    let rows = T::find_by_statement(sql.statement()).all(db).await?;
+    let rows = T::from_rows(&db.query_all_raw(sql.statement()).await?)?;
     Ok(Page::from_rows(rows, window, listing.ordering))
 }
 
 /// Starts `SELECT <author columns>, page.* FROM (`: the page's own statement goes inside,
 /// so the join touches only the rows of the page. The author's columns come first:
-/// `page::Columns` reads joined rows by position.
+/// `rows::Columns` reads joined rows by position.
 fn open_author_join(sql: &mut Sql) {
     static OPEN: LazyLock<String> = LazyLock::new(|| {
         let columns: String = entity::user::Column::iter()

@@ -14,6 +14,7 @@ pub mod page;
 pub mod permissions;
 pub mod pooler;
 pub mod reply;
+mod rows;
 pub mod seed;
 mod sql;
 pub mod sync;

@@ -209,22 +209,6 @@ pub trait Row<T> {
     fn row(&self) -> &T;
 }
 
-macro_rules! rows_of_themselves {
-    ($($model:ty),*) => {$(
-        impl Row<$model> for $model {
-            fn row(&self) -> &$model {
-                self
-            }
-        }
-    )*};
-}
-
-rows_of_themselves!(
-    entity::category::Model,
-    entity::thread::Model,
-    entity::reply::Model
-);
-
 /// A row with its author, read by the same statement (a join) instead of a second one.
 #[derive(Clone, Debug)]
 pub struct Authored<T> {
@@ -238,131 +222,6 @@ impl<T> Row<T> for Authored<T> {
         &self.row
     }
 }
-
-impl<T: Columns> sea_orm::FromQueryResult for Authored<T> {
-    /// With the join, the author's columns come first (its id is NULL only if the author
-    /// row is missing); without it the row is the page's own, and the author is left to
-    /// the loader.
-    fn from_query_result(res: &sea_orm::QueryResult, _: &str) -> Result<Self, sea_orm::DbErr> {
-        let decoded = if let Some(row) = res.try_as_pg_row() {
-            Self::decode(row, T::pg, entity::user::Model::pg)
-        } else if let Some(row) = res.try_as_sqlite_row() {
-            Self::decode(row, T::sqlite, entity::user::Model::sqlite)
-        } else {
-            return Err(sea_orm::DbErr::Type(
-                "page rows are read from Postgres or SQLite only".to_owned(),
-            ));
-        };
-        decoded.map_err(|e| sea_orm::DbErr::Type(format!("reading a page row: {e}")))
-    }
-}
-
-type Read<R, M> = fn(&R, usize) -> Result<M, sqlx::Error>;
-
-impl<T: Columns> Authored<T> {
-    fn decode<R: sqlx::Row>(
-        row: &R,
-        read: Read<R, T>,
-        read_author: Read<R, entity::user::Model>,
-    ) -> Result<Self, sqlx::Error>
-    where
-        for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        usize: sqlx::ColumnIndex<R>,
-    {
-        let author_width = entity::user::Model::WIDTH;
-        if row.len() < author_width + T::WIDTH {
-            return Ok(Self {
-                row: read(row, 0)?,
-                author: None,
-            });
-        }
-        let author = match row.try_get::<Option<String>, _>(0)? {
-            Some(_) => Some(read_author(row, 0)?),
-            None => None,
-        };
-        Ok(Self {
-            row: read(row, author_width)?,
-            author,
-        })
-    }
-}
-
-/// A model read from the driver's row by position, from `at` on, its columns in the
-/// entity's order (the order the author join lists them in, and the table's order for
-/// `SELECT *`, which a migration test holds the tables to). Pages read thousands of columns per request; through SeaORM
-/// each one is a lookup by name, and each NULL formats an error message first.
-pub trait Columns: Sized {
-    const WIDTH: usize;
-    fn pg(row: &sqlx::postgres::PgRow, at: usize) -> Result<Self, sqlx::Error>;
-    fn sqlite(row: &sqlx::sqlite::SqliteRow, at: usize) -> Result<Self, sqlx::Error>;
-}
-
-/// An enum stored as its string value.
-fn active_enum<E: sea_orm::ActiveEnum<Value = String>>(value: String) -> Result<E, sqlx::Error> {
-    E::try_from_value(&value).map_err(|e| sqlx::Error::Decode(e.to_string().into()))
-}
-
-macro_rules! columns {
-    ($model:ty, $width:expr, |$row:ident, $at:ident| $body:expr) => {
-        impl Columns for $model {
-            const WIDTH: usize = $width;
-
-            fn pg($row: &sqlx::postgres::PgRow, $at: usize) -> Result<Self, sqlx::Error> {
-                use sqlx::Row as _;
-                Ok($body)
-            }
-
-            fn sqlite($row: &sqlx::sqlite::SqliteRow, $at: usize) -> Result<Self, sqlx::Error> {
-                use sqlx::Row as _;
-                Ok($body)
-            }
-        }
-    };
-}
-
-columns!(entity::user::Model, 12, |row, at| entity::user::Model {
-    id: row.try_get(at)?,
-    email: row.try_get(at + 1)?,
-    username: row.try_get(at + 2)?,
-    first_name: row.try_get(at + 3)?,
-    last_name: row.try_get(at + 4)?,
-    image_url: row.try_get(at + 5)?,
-    role: active_enum(row.try_get(at + 6)?)?,
-    role_override: match row.try_get::<Option<String>, _>(at + 7)? {
-        Some(role) => Some(active_enum(role)?),
-        None => None,
-    },
-    source_version: row.try_get(at + 8)?,
-    deleted_at: row.try_get(at + 9)?,
-    created_at: row.try_get(at + 10)?,
-    updated_at: row.try_get(at + 11)?,
-});
-
-columns!(entity::thread::Model, 10, |row, at| entity::thread::Model {
-    id: row.try_get(at)?,
-    category_id: row.try_get(at + 1)?,
-    author_id: row.try_get(at + 2)?,
-    title: row.try_get(at + 3)?,
-    status: active_enum(row.try_get(at + 4)?)?,
-    is_pinned: row.try_get(at + 5)?,
-    created_at: row.try_get(at + 6)?,
-    edited_at: row.try_get(at + 7)?,
-    last_activity_at: row.try_get(at + 8)?,
-    reply_count: row.try_get(at + 9)?,
-});
-
-columns!(entity::reply::Model, 10, |row, at| entity::reply::Model {
-    id: row.try_get(at)?,
-    thread_id: row.try_get(at + 1)?,
-    author_id: row.try_get(at + 2)?,
-    body: row.try_get(at + 3)?,
-    created_at: row.try_get(at + 4)?,
-    edited_at: row.try_get(at + 5)?,
-    deleted_at: row.try_get(at + 6)?,
-    score: row.try_get(at + 7)?,
-    upvotes: row.try_get(at + 8)?,
-    downvotes: row.try_get(at + 9)?,
-});
 
 /// One page of rows, each with its cursor.
 #[derive(Clone, Debug)]
@@ -435,7 +294,6 @@ impl<R> Page<R> {
 mod tests {
     use base64::Engine;
     use proptest::prelude::*;
-    use sea_orm::Iterable;
 
     use super::*;
     use crate::{category, reply::ReplyOrder, thread::ThreadOrder};
@@ -452,22 +310,6 @@ mod tests {
             request.window(ReplyOrder::Top.ordering()),
             request.window(&category::BY_NAME),
         ]
-    }
-
-    #[test]
-    fn positional_widths_are_the_entities_column_counts() {
-        assert_eq!(
-            entity::user::Model::WIDTH,
-            entity::user::Column::iter().count()
-        );
-        assert_eq!(
-            entity::thread::Model::WIDTH,
-            entity::thread::Column::iter().count()
-        );
-        assert_eq!(
-            entity::reply::Model::WIDTH,
-            entity::reply::Column::iter().count()
-        );
     }
 
     proptest! {

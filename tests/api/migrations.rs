@@ -127,7 +127,7 @@ backend_test! {
         expected.sort();
         assert_eq!(tables(&db).await, expected);
         assert_eq!(unindexed_foreign_keys(&db).await, Vec::<(String, String)>::new());
-        // Page rows are read by position (`service::page::Columns`).
+        // Page rows are read by position (`service/src/rows.rs`).
         assert_eq!(columns(&db, "user").await, entity_columns::<entity::user::Column>());
         assert_eq!(columns(&db, "threads").await, entity_columns::<entity::thread::Column>());
         assert_eq!(

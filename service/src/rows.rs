@@ -1,0 +1,284 @@
+//! Page rows read from the driver's rows by position.
+//!
+//! Pages read thousands of columns per request. Through SeaORM each one is a lookup by
+//! name, and each NULL formats an error message first; through sqlx's `try_get` each
+//! value has its column's type checked against the model's, which on Postgres cost about
+//! a tenth of a front page's server time. The type of a column is the same in every row
+//! of a statement, so here the first row checks each column's type (by the statement's
+//! description, NULL or not) and the others decode without the check.
+
+use sea_orm::{DbErr, QueryResult};
+use sqlx::{Column as _, Row as _, TypeInfo as _, postgres::PgRow, sqlite::SqliteRow};
+
+use crate::page::{Authored, Row};
+
+/// The rows of one statement, decoded.
+pub trait FromRows: Sized {
+    fn from_rows(rows: &[QueryResult]) -> Result<Vec<Self>, DbErr>;
+}
+
+/// A model read by position, from `at` on, its columns in the entity's order (the order
+/// the author join lists them in, and the table's order for `SELECT *`, which a
+/// migration test holds the tables to). `check`: see `Read`.
+pub trait Columns: Sized {
+    const WIDTH: usize;
+    fn pg(row: &PgRow, at: usize, check: bool) -> Result<Self, sqlx::Error>;
+    fn sqlite(row: &SqliteRow, at: usize, check: bool) -> Result<Self, sqlx::Error>;
+}
+
+/// One column of a driver row, by position.
+trait Read: sqlx::Row {
+    /// With `check`, first makes sure that the column's type is one `T` decodes.
+    fn read<'r, T>(&'r self, index: usize, check: bool) -> Result<T, sqlx::Error>
+    where
+        T: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>;
+}
+
+impl Read for PgRow {
+    fn read<'r, T>(&'r self, index: usize, check: bool) -> Result<T, sqlx::Error>
+    where
+        T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        if check {
+            let column = self.try_column(index)?.type_info();
+            if !column.is_null() && !T::compatible(column) {
+                return Err(sqlx::Error::ColumnDecode {
+                    index: index.to_string(),
+                    source: format!(
+                        "the model reads {}, the column is {}",
+                        T::type_info().name(),
+                        column.name()
+                    )
+                    .into(),
+                });
+            }
+        }
+        self.try_get_unchecked(index)
+    }
+}
+
+impl Read for SqliteRow {
+    /// SQLite types values, not columns: every value is checked.
+    fn read<'r, T>(&'r self, index: usize, _: bool) -> Result<T, sqlx::Error>
+    where
+        T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    {
+        self.try_get(index)
+    }
+}
+
+/// Decodes each row with `pg` or `sqlite`, checking column types on the first.
+fn decode<M>(
+    rows: &[QueryResult],
+    pg: impl Fn(&PgRow, bool) -> Result<M, sqlx::Error>,
+    sqlite: impl Fn(&SqliteRow, bool) -> Result<M, sqlx::Error>,
+) -> Result<Vec<M>, DbErr> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, res)| {
+            let check = i == 0;
+            let decoded = if let Some(row) = res.try_as_pg_row() {
+                pg(row, check)
+            } else if let Some(row) = res.try_as_sqlite_row() {
+                sqlite(row, check)
+            } else {
+                return Err(DbErr::Type(
+                    "page rows are read from Postgres or SQLite only".to_owned(),
+                ));
+            };
+            decoded.map_err(|e| DbErr::Type(format!("reading a page row: {e}")))
+        })
+        .collect()
+}
+
+impl<T: Columns> FromRows for Authored<T> {
+    /// With the join, the author's columns come first (its id is NULL only if the author
+    /// row is missing); without it the row is the page's own, and the author is left to
+    /// the loader.
+    fn from_rows(rows: &[QueryResult]) -> Result<Vec<Self>, DbErr> {
+        decode(
+            rows,
+            |row, check| Self::read(row, check, T::pg, entity::user::Model::pg),
+            |row, check| Self::read(row, check, T::sqlite, entity::user::Model::sqlite),
+        )
+    }
+}
+
+type ReadAt<R, M> = fn(&R, usize, bool) -> Result<M, sqlx::Error>;
+
+impl<T: Columns> Authored<T> {
+    fn read<R: Read>(
+        row: &R,
+        check: bool,
+        read: ReadAt<R, T>,
+        read_author: ReadAt<R, entity::user::Model>,
+    ) -> Result<Self, sqlx::Error>
+    where
+        for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        let author_width = entity::user::Model::WIDTH;
+        if row.len() < author_width + T::WIDTH {
+            return Ok(Self {
+                row: read(row, 0, check)?,
+                author: None,
+            });
+        }
+        let author = match row.read::<Option<String>>(0, check)? {
+            Some(_) => Some(read_author(row, 0, check)?),
+            None => None,
+        };
+        Ok(Self {
+            row: read(row, author_width, check)?,
+            author,
+        })
+    }
+}
+
+/// Models that are page rows by themselves (no join).
+macro_rules! rows_of_themselves {
+    ($($model:ty),*) => {$(
+        impl Row<$model> for $model {
+            fn row(&self) -> &$model {
+                self
+            }
+        }
+
+        impl FromRows for $model {
+            fn from_rows(rows: &[QueryResult]) -> Result<Vec<Self>, DbErr> {
+                decode(rows, |row, check| Self::pg(row, 0, check), |row, check| {
+                    Self::sqlite(row, 0, check)
+                })
+            }
+        }
+    )*};
+}
+
+rows_of_themselves!(
+    entity::category::Model,
+    entity::thread::Model,
+    entity::reply::Model
+);
+
+/// An enum stored as its string value.
+fn active_enum<E: sea_orm::ActiveEnum<Value = String>>(value: String) -> Result<E, sqlx::Error> {
+    E::try_from_value(&value).map_err(|e| sqlx::Error::Decode(e.to_string().into()))
+}
+
+macro_rules! columns {
+    ($model:ty, $width:expr, |$row:ident, $at:ident, $check:ident| $body:expr) => {
+        impl Columns for $model {
+            const WIDTH: usize = $width;
+
+            fn pg($row: &PgRow, $at: usize, $check: bool) -> Result<Self, sqlx::Error> {
+                Ok($body)
+            }
+
+            fn sqlite($row: &SqliteRow, $at: usize, $check: bool) -> Result<Self, sqlx::Error> {
+                Ok($body)
+            }
+        }
+    };
+}
+
+columns!(entity::user::Model, 12, |row, at, c| entity::user::Model {
+    id: row.read(at, c)?,
+    email: row.read(at + 1, c)?,
+    username: row.read(at + 2, c)?,
+    first_name: row.read(at + 3, c)?,
+    last_name: row.read(at + 4, c)?,
+    image_url: row.read(at + 5, c)?,
+    role: active_enum(row.read(at + 6, c)?)?,
+    role_override: match row.read::<Option<String>>(at + 7, c)? {
+        Some(value) => Some(active_enum(value)?),
+        None => None,
+    },
+    source_version: row.read(at + 8, c)?,
+    deleted_at: row.read(at + 9, c)?,
+    created_at: row.read(at + 10, c)?,
+    updated_at: row.read(at + 11, c)?,
+});
+
+columns!(entity::category::Model, 5, |row, at, c| {
+    entity::category::Model {
+        id: row.read(at, c)?,
+        slug: row.read(at + 1, c)?,
+        name: row.read(at + 2, c)?,
+        created_at: row.read(at + 3, c)?,
+        thread_count: row.read(at + 4, c)?,
+    }
+});
+
+columns!(entity::thread::Model, 10, |row, at, c| {
+    entity::thread::Model {
+        id: row.read(at, c)?,
+        category_id: row.read(at + 1, c)?,
+        author_id: row.read(at + 2, c)?,
+        title: row.read(at + 3, c)?,
+        status: active_enum(row.read(at + 4, c)?)?,
+        is_pinned: row.read(at + 5, c)?,
+        created_at: row.read(at + 6, c)?,
+        edited_at: row.read(at + 7, c)?,
+        last_activity_at: row.read(at + 8, c)?,
+        reply_count: row.read(at + 9, c)?,
+    }
+});
+
+columns!(entity::reply::Model, 10, |row, at, c| {
+    entity::reply::Model {
+        id: row.read(at, c)?,
+        thread_id: row.read(at + 1, c)?,
+        author_id: row.read(at + 2, c)?,
+        body: row.read(at + 3, c)?,
+        created_at: row.read(at + 4, c)?,
+        edited_at: row.read(at + 5, c)?,
+        deleted_at: row.read(at + 6, c)?,
+        score: row.read(at + 7, c)?,
+        upvotes: row.read(at + 8, c)?,
+        downvotes: row.read(at + 9, c)?,
+    }
+});
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Iterable, Statement};
+
+    use super::*;
+
+    /// The statement's column types are checked, on its first row, even where that row
+    /// holds NULL: a value of another type is never decoded as the model's.
+    #[tokio::test]
+    async fn postgres_column_types_are_checked_on_the_first_row() {
+        let Some(url) = std::env::var("TEST_DATABASE_URL").ok() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs TEST_DATABASE_URL"
+            );
+            return;
+        };
+        let db = Database::connect(&url).await.unwrap();
+        let rows = |count: &str| {
+            let sql = format!(
+                "SELECT gen_random_uuid() AS id, 's' || g AS slug, 'N' AS name, \
+                 now() AS created_at, {count} AS thread_count FROM generate_series(1, 3) g"
+            );
+            db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        };
+        let read = entity::category::Model::from_rows(&rows("g").await.unwrap()).unwrap();
+        let counts: Vec<i32> = read.iter().map(|c| c.thread_count).collect();
+        assert_eq!(counts, [1, 2, 3]);
+        assert_eq!(read[2].slug, "s3");
+
+        let wider = "CASE WHEN g = 1 THEN NULL ELSE g::bigint END";
+        let err = entity::category::Model::from_rows(&rows(wider).await.unwrap()).unwrap_err();
+        assert!(err.to_string().contains("the column is INT8"), "{err}");
+    }
+
+    #[test]
+    fn widths_are_the_entities_column_counts() {
+        use entity::{category, reply, thread, user};
+        assert_eq!(user::Model::WIDTH, user::Column::iter().count());
+        assert_eq!(category::Model::WIDTH, category::Column::iter().count());
+        assert_eq!(thread::Model::WIDTH, thread::Column::iter().count());
+        assert_eq!(reply::Model::WIDTH, reply::Column::iter().count());
+    }
+}
