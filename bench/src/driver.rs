@@ -23,6 +23,42 @@ pub struct Stats {
     pub first_error: Option<String>,
 }
 
+/// The requests of one measured slice.
+#[derive(Default)]
+pub struct Sample {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+    seconds: f64,
+}
+
+impl Stats {
+    /// The statistics of several slices of the same workload and target, as one.
+    pub fn of(samples: Vec<Sample>) -> Self {
+        let mut all = Vec::new();
+        let mut stats = Stats::default();
+        for sample in samples {
+            all.extend(sample.latencies_us);
+            stats.errors += sample.errors;
+            stats.seconds += sample.seconds;
+            if stats.first_error.is_none() {
+                stats.first_error = sample.first_error;
+            }
+        }
+        all.sort_unstable();
+        let percentile = |p: f64| {
+            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                .map_or(0.0, |us| *us as f64 / 1000.0)
+        };
+        stats.requests = all.len() as u64;
+        stats.rps = stats.requests as f64 / stats.seconds.max(f64::EPSILON);
+        stats.p50_ms = percentile(0.50);
+        stats.p90_ms = percentile(0.90);
+        stats.p99_ms = percentile(0.99);
+        stats
+    }
+}
+
 /// Runs `once` from `concurrency` tasks for `warmup + duration`, measuring after warm-up.
 pub async fn drive<F, Fut>(
     concurrency: usize,
@@ -30,7 +66,7 @@ pub async fn drive<F, Fut>(
     duration: Duration,
     seed: u64,
     once: F,
-) -> Stats
+) -> Sample
 where
     F: Fn(Rng) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = (Rng, Result<(), String>)> + Send,
@@ -63,29 +99,20 @@ where
             (latencies, errors, first_error)
         })
     });
-    let mut all = Vec::new();
-    let mut stats = Stats::default();
+    let mut sample = Sample {
+        seconds: duration.as_secs_f64(),
+        ..Sample::default()
+    };
     for worker in futures_util::future::join_all(workers).await {
         let Ok((latencies, errors, first_error)) = worker else {
-            stats.errors += 1;
+            sample.errors += 1;
             continue;
         };
-        all.extend(latencies);
-        stats.errors += errors;
-        if stats.first_error.is_none() {
-            stats.first_error = first_error;
+        sample.latencies_us.extend(latencies);
+        sample.errors += errors;
+        if sample.first_error.is_none() {
+            sample.first_error = first_error;
         }
     }
-    all.sort_unstable();
-    let percentile = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |us| *us as f64 / 1000.0)
-    };
-    stats.requests = all.len() as u64;
-    stats.seconds = duration.as_secs_f64();
-    stats.rps = stats.requests as f64 / stats.seconds;
-    stats.p50_ms = percentile(0.50);
-    stats.p90_ms = percentile(0.90);
-    stats.p99_ms = percentile(0.99);
-    stats
+    sample
 }

@@ -10,10 +10,10 @@ use std::{
 };
 
 use bench::{
-    driver::{Stats, drive},
+    driver::{Sample, Stats, drive},
     generate::{self, BoxError, Scale, with_database},
     pgbouncer::Pgbouncer,
-    server::{Server, http_client},
+    server::{Counters, Server, http_client},
     workload::{self, Data, Targets, Workload},
 };
 use clap::Parser;
@@ -36,6 +36,9 @@ struct Args {
     /// Measured time per workload and target.
     #[arg(long, default_value = "20s", value_parser = duration)]
     duration: Duration,
+    /// Slices per workload: the service and the SQL take turns, `duration / rounds` each.
+    #[arg(long, default_value_t = 4)]
+    rounds: u32,
     /// Uncounted warm-up before each measurement.
     #[arg(long, default_value = "2s", value_parser = duration)]
     warmup: Duration,
@@ -94,6 +97,9 @@ struct Report {
     rows: Vec<Row>,
     memory: Vec<Memory>,
 }
+
+/// Each workload is measured through the service and as hand-written SQL.
+const TARGETS: [&str; 2] = ["service", "sql"];
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -208,15 +214,22 @@ async fn main() -> Result<(), BoxError> {
         });
         let metrics = http_client(1);
         for &workload in &workloads {
-            for (t, target) in ["service", "sql"].into_iter().enumerate() {
-                let counters = server.counters(&metrics).await?;
-                let shared = targets.clone();
-                let stats = drive(
-                    args.concurrency,
-                    args.warmup,
-                    args.duration,
-                    seed(t as u64, workload),
-                    move |mut rng| {
+            // The service and its ceiling take turns in short slices, so that the
+            // machine's drift (it is shared) falls on both sides of a ratio alike.
+            let mut samples: [Vec<Sample>; 2] = Default::default();
+            let mut counted = Counters::default();
+            for round in 0..args.rounds {
+                let warmup = if round == 0 {
+                    args.warmup
+                } else {
+                    Duration::ZERO
+                };
+                let slice = args.duration / args.rounds;
+                for (t, target) in TARGETS.into_iter().enumerate() {
+                    let before = server.counters(&metrics).await?;
+                    let shared = targets.clone();
+                    let seed = seed(t as u64, workload) + 100 * u64::from(round);
+                    let sample = drive(args.concurrency, warmup, slice, seed, move |mut rng| {
                         let shared = shared.clone();
                         async move {
                             let result = match target {
@@ -228,17 +241,22 @@ async fn main() -> Result<(), BoxError> {
                             };
                             (rng, result)
                         }
-                    },
-                )
-                .await;
-                let (per_request, cpu_ms) = match target {
-                    "service" => {
+                    })
+                    .await;
+                    if target == "service" {
                         let after = server.counters(&metrics).await?;
-                        (
-                            after.per_request_since(counters),
-                            Some(after.cpu_ms_per_request_since(counters)),
-                        )
+                        counted = counted.plus(after.since(before));
                     }
+                    samples[t].push(sample);
+                }
+            }
+            for (target, samples) in TARGETS.into_iter().zip(samples) {
+                let stats = Stats::of(samples);
+                let (per_request, cpu_ms) = match target {
+                    "service" => (
+                        counted.statements_per_request(),
+                        Some(counted.cpu_ms_per_request()),
+                    ),
                     _ => (f64::from(workload.sql_statements()), None),
                 };
                 print_row(endpoint, workload, target, per_request, cpu_ms, &stats);

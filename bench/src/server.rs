@@ -25,32 +25,48 @@ pub fn http_client(connections: usize) -> HttpClient {
         .build_http()
 }
 
-/// What the server has counted so far.
-#[derive(Clone, Copy, Debug)]
+/// What the server has counted so far (or between two readings).
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Counters {
     statements: f64,
     requests: f64,
-    /// The server process's CPU time so far (user + system), in seconds.
+    /// The server process's CPU time (user + system), in seconds.
     cpu_seconds: f64,
 }
 
 impl Counters {
-    /// The server's CPU time per GraphQL request between `before` and these counters,
-    /// in milliseconds: steadier than req/s on a shared machine, since it does not
-    /// depend on what else got the cores.
-    pub fn cpu_ms_per_request_since(self, before: Counters) -> f64 {
-        self.per_request(before, (self.cpu_seconds - before.cpu_seconds) * 1000.0)
+    /// What was counted between `before` and these counters.
+    pub fn since(self, before: Counters) -> Counters {
+        Counters {
+            statements: self.statements - before.statements,
+            requests: self.requests - before.requests,
+            cpu_seconds: self.cpu_seconds - before.cpu_seconds,
+        }
     }
 
-    /// Statements per GraphQL request between `before` and these counters.
-    pub fn per_request_since(self, before: Counters) -> f64 {
-        self.per_request(before, self.statements - before.statements)
+    pub fn plus(self, other: Counters) -> Counters {
+        Counters {
+            statements: self.statements + other.statements,
+            requests: self.requests + other.requests,
+            cpu_seconds: self.cpu_seconds + other.cpu_seconds,
+        }
     }
 
-    fn per_request(self, before: Counters, total: f64) -> f64 {
-        let requests = self.requests - before.requests;
-        if requests > 0.0 {
-            total / requests
+    /// The server's CPU time per GraphQL request, in milliseconds (of counters taken
+    /// with `since`): steadier than req/s on a shared machine, since it does not depend
+    /// on what else got the cores.
+    pub fn cpu_ms_per_request(self) -> f64 {
+        self.per_request(self.cpu_seconds * 1000.0)
+    }
+
+    /// Statements per GraphQL request (of counters taken with `since`).
+    pub fn statements_per_request(self) -> f64 {
+        self.per_request(self.statements)
+    }
+
+    fn per_request(self, total: f64) -> f64 {
+        if self.requests > 0.0 {
+            total / self.requests
         } else {
             0.0
         }
