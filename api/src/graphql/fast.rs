@@ -53,11 +53,9 @@ pub async fn object<'a, T: Direct>(ctx: &ContextSelectionSet<'a>, root: &T) -> O
     let mut map = walk(
         ctx,
         |name, field| {
-            let value = if field.node.arguments.is_empty() {
-                root.value_of(ctx, name, field)
-            } else {
-                None
-            };
+            let value = plain(field)
+                .then(|| root.value_of(ctx, name, field))
+                .flatten();
             if value.is_none() {
                 deferred.push(field);
             }
