@@ -166,7 +166,8 @@ rows_of_themselves!(
 );
 
 /// A `timestamptz` read straight from its binary form, microseconds since 2000-01-01
-/// UTC: sqlx builds it through calendar arithmetic (and panics on `infinity`), which was
+/// UTC: sqlx builds it through calendar arithmetic (whose `+` panics on overflow, as
+/// `infinity` would be), which was
 /// a few percent of a page's server time.
 struct Instant(DateTime<Utc>);
 
