@@ -166,9 +166,8 @@ rows_of_themselves!(
 );
 
 /// A `timestamptz` read straight from its binary form, microseconds since 2000-01-01
-/// UTC: sqlx builds it through calendar arithmetic (whose `+` panics on overflow, as
-/// `infinity` would be), which was
-/// a few percent of a page's server time.
+/// UTC. sqlx builds it through calendar arithmetic, a few percent of a page's server
+/// time, whose `+` panics on overflow (as `infinity` would be).
 struct Instant(DateTime<Utc>);
 
 const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
