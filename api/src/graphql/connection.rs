@@ -1,14 +1,12 @@
 //! Relay connections: pages from `service` as `XConnection` objects, with a `totalCount`
 //! that is read only when asked for, from a counter column where one exists.
 
-use std::{borrow::Cow, sync::Arc};
+use std::sync::Arc;
 
 use async_graphql::{
-    ContainerType, Context, ContextSelectionSet, Object, ObjectType, OutputType, Positioned,
-    Result, ServerResult, Value,
+    Context, ContextSelectionSet, Object, OutputType, Positioned, Result, Value,
     connection::{Connection, CursorType, Edge, EmptyFields},
     parser::types::Field,
-    registry::Registry,
 };
 use entity::thread::Status;
 use service::page::{Cursor, Page, PageRequest};
@@ -17,7 +15,7 @@ use uuid::Uuid;
 use super::{
     context::loader,
     error::ServiceResultExt,
-    fast::{self, Direct},
+    fast::{self, Direct, direct_object},
     loader::*,
 };
 
@@ -69,34 +67,7 @@ type Inner<N> = Connection<PageCursor, N, Total>;
 /// `pageInfo` and a known `totalCount` are built without a resolver each).
 pub struct ForumConnection<N: OutputType>(Inner<N>);
 
-impl<N: OutputType> OutputType for ForumConnection<N> {
-    fn type_name() -> Cow<'static, str> {
-        <Inner<N> as OutputType>::type_name()
-    }
-
-    fn create_type_info(registry: &mut Registry) -> String {
-        <Inner<N> as OutputType>::create_type_info(registry)
-    }
-
-    async fn resolve(
-        &self,
-        ctx: &ContextSelectionSet<'_>,
-        field: &Positioned<Field>,
-    ) -> ServerResult<Value> {
-        match fast::object(ctx, self).await {
-            Some(value) => Ok(value),
-            None => OutputType::resolve(&self.0, ctx, field).await,
-        }
-    }
-}
-
-impl<N: OutputType> ContainerType for ForumConnection<N> {
-    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
-        self.0.resolve_field(ctx).await
-    }
-}
-
-impl<N: OutputType> ObjectType for ForumConnection<N> {}
+direct_object!([N: OutputType] ForumConnection<N>, Inner<N>);
 
 impl<N: OutputType> Direct for ForumConnection<N> {
     fn value_of(

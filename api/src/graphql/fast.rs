@@ -206,11 +206,12 @@ pub fn enumeration<T: InputType>(value: T) -> Value {
     value.to_value()
 }
 
-/// Implements async-graphql's traits for `$outer`, a newtype over the `#[Object]` type
+/// Implements async-graphql's traits for `$outer`, a newtype over the object type
 /// `$inner`: the schema sees `$inner`, and values resolve through `Direct` first.
+/// Generic newtypes give their parameters first: `direct_object!([N: Bound] A<N>, B<N>)`.
 macro_rules! direct_object {
-    ($outer:ty, $inner:ty) => {
-        impl async_graphql::OutputType for $outer {
+    ([$($generics:tt)*] $outer:ty, $inner:ty) => {
+        impl<$($generics)*> async_graphql::OutputType for $outer {
             fn type_name() -> std::borrow::Cow<'static, str> {
                 <$inner as async_graphql::OutputType>::type_name()
             }
@@ -231,7 +232,7 @@ macro_rules! direct_object {
             }
         }
 
-        impl async_graphql::ContainerType for $outer {
+        impl<$($generics)*> async_graphql::ContainerType for $outer {
             async fn resolve_field(
                 &self,
                 ctx: &async_graphql::Context<'_>,
@@ -240,7 +241,10 @@ macro_rules! direct_object {
             }
         }
 
-        impl async_graphql::ObjectType for $outer {}
+        impl<$($generics)*> async_graphql::ObjectType for $outer {}
+    };
+    ($outer:ty, $inner:ty) => {
+        $crate::graphql::fast::direct_object!([] $outer, $inner);
     };
 }
 
