@@ -1,6 +1,5 @@
 //! The load driver: a fixed number of clients, each repeating a workload as fast as it
-//! answers for a fixed time (after a warm-up that is not counted), with its own seeded
-//! generator, so a run is repeatable.
+//! answers for a fixed time, with its own seeded generator, so a run is repeatable.
 
 use std::{
     future::Future,
@@ -59,21 +58,14 @@ impl Stats {
     }
 }
 
-/// Runs `once` from `concurrency` tasks for `warmup + duration`, measuring after warm-up.
-pub async fn drive<F, Fut>(
-    concurrency: usize,
-    warmup: Duration,
-    duration: Duration,
-    seed: u64,
-    once: F,
-) -> Sample
+/// Runs `once` from `concurrency` tasks for `duration`.
+pub async fn drive<F, Fut>(concurrency: usize, duration: Duration, seed: u64, once: F) -> Sample
 where
     F: Fn(Rng) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = (Rng, Result<(), String>)> + Send,
 {
     let once = Arc::new(once);
-    let start = Instant::now() + warmup;
-    let end = start + duration;
+    let end = Instant::now() + duration;
     let workers = (0..concurrency).map(|w| {
         let once = once.clone();
         tokio::spawn(async move {
@@ -87,9 +79,6 @@ where
                 }
                 let (next, result) = once(rng).await;
                 rng = next;
-                if sent < start {
-                    continue;
-                }
                 latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 if let Err(e) = result {
                     errors += 1;

@@ -10,6 +10,7 @@ use std::{
 };
 
 use bench::{
+    cpu::{Clock, Split},
     driver::{Sample, Stats, drive},
     generate::{self, BoxError, Scale, with_database},
     pgbouncer::Pgbouncer,
@@ -73,8 +74,8 @@ struct Row {
     workload: Workload,
     target: &'static str,
     statements_per_request: f64,
-    /// The server's CPU time per request (service rows only).
-    server_cpu_ms_per_request: Option<f64>,
+    /// Where the machine's CPU went, per request.
+    cpu_ms_per_request: Split,
     #[serde(flatten)]
     stats: Stats,
 }
@@ -214,58 +215,62 @@ async fn main() -> Result<(), BoxError> {
         });
         let metrics = http_client(1);
         for &workload in &workloads {
+            let run = |target: &'static str, seed: u64, duration: Duration| {
+                let shared = targets.clone();
+                drive(args.concurrency, duration, seed, move |mut rng| {
+                    let shared = shared.clone();
+                    async move {
+                        let result = match target {
+                            "service" => workload::service(workload, &shared, &mut rng).await,
+                            _ => {
+                                workload::sql(workload, &shared.data, &shared.pool, &mut rng).await
+                            }
+                        };
+                        (rng, result)
+                    }
+                })
+            };
             // The service and its ceiling take turns in short slices, so that the
             // machine's drift (it is shared) falls on both sides of a ratio alike.
             let mut samples: [Vec<Sample>; 2] = Default::default();
+            let mut clocks = [Clock::default(); 2];
             let mut counted = Counters::default();
             for round in 0..args.rounds {
-                let warmup = if round == 0 {
-                    args.warmup
-                } else {
-                    Duration::ZERO
-                };
-                let slice = args.duration / args.rounds;
                 for (t, target) in TARGETS.into_iter().enumerate() {
-                    let before = server.counters(&metrics).await?;
-                    let shared = targets.clone();
                     let seed = seed(t as u64, workload) + 100 * u64::from(round);
-                    let sample = drive(args.concurrency, warmup, slice, seed, move |mut rng| {
-                        let shared = shared.clone();
-                        async move {
-                            let result = match target {
-                                "service" => workload::service(workload, &shared, &mut rng).await,
-                                _ => {
-                                    workload::sql(workload, &shared.data, &shared.pool, &mut rng)
-                                        .await
-                                }
-                            };
-                            (rng, result)
-                        }
-                    })
-                    .await;
+                    if round == 0 {
+                        run(target, seed + 50, args.warmup).await;
+                    }
+                    let before = (
+                        server.counters(&metrics).await?,
+                        Clock::now(Some(server.pid())),
+                    );
+                    let sample = run(target, seed, args.duration / args.rounds).await;
+                    let after = (
+                        server.counters(&metrics).await?,
+                        Clock::now(Some(server.pid())),
+                    );
+                    clocks[t] = clocks[t].plus(after.1.since(before.1));
                     if target == "service" {
-                        let after = server.counters(&metrics).await?;
-                        counted = counted.plus(after.since(before));
+                        counted = counted.plus(after.0.since(before.0));
                     }
                     samples[t].push(sample);
                 }
             }
-            for (target, samples) in TARGETS.into_iter().zip(samples) {
+            for ((target, samples), clock) in TARGETS.into_iter().zip(samples).zip(clocks) {
                 let stats = Stats::of(samples);
-                let (per_request, cpu_ms) = match target {
-                    "service" => (
-                        counted.statements_per_request(),
-                        Some(counted.cpu_ms_per_request()),
-                    ),
-                    _ => (f64::from(workload.sql_statements()), None),
+                let per_request = match target {
+                    "service" => counted.statements_per_request(),
+                    _ => f64::from(workload.sql_statements()),
                 };
-                print_row(endpoint, workload, target, per_request, cpu_ms, &stats);
+                let cpu = clock.per_request(stats.requests as f64);
+                print_row(endpoint, workload, target, per_request, cpu, &stats);
                 report.rows.push(Row {
                     endpoint,
                     workload,
                     target,
                     statements_per_request: per_request,
-                    server_cpu_ms_per_request: cpu_ms,
+                    cpu_ms_per_request: cpu,
                     stats,
                 });
             }
@@ -299,20 +304,22 @@ fn print_row(
     workload: Workload,
     target: &str,
     statements: f64,
-    cpu_ms: Option<f64>,
+    cpu: Split,
     s: &Stats,
 ) {
     eprintln!(
-        "{endpoint:>9} {:<18} {target:<7} {:>8.0} req/s  p50 {:>6.2} ms  p90 {:>6.2} ms  p99 {:>6.2} ms  errors {}  stmts/req {statements:.2}{}{}",
+        "{endpoint:>9} {:<18} {target:<7} {:>8.0} req/s  p50 {:>6.2} ms  p90 {:>6.2} ms  p99 {:>6.2} ms  errors {}  stmts/req {statements:.2}  CPU ms/req server {:.3} load {:.3} pg {:.3} bouncer {:.3} other {:.3}{}",
         workload.name(),
         s.rps,
         s.p50_ms,
         s.p90_ms,
         s.p99_ms,
         s.errors,
-        cpu_ms
-            .map(|ms| format!("  server CPU {ms:.3} ms/req"))
-            .unwrap_or_default(),
+        cpu.server,
+        cpu.generator,
+        cpu.postgres,
+        cpu.pgbouncer,
+        cpu.other,
         s.first_error
             .as_deref()
             .map(|e| format!("  first error: {e}"))
@@ -324,14 +331,14 @@ fn print_row(
 fn table(report: &Report) -> String {
     let mut out = format!(
         "{} cores, {}; scale {}; {} clients, {:.0} s per run\n\n\
-         | endpoint | workload | service req/s | SQL req/s | ratio | service p50/p90/p99 ms | SQL p50/p90/p99 ms | p99 ratio | stmts/req (service, SQL) | server CPU ms/req | errors |\n\
-         |---|---|---:|---:|---:|---|---|---:|---|---:|---:|\n",
+         | endpoint | workload | service req/s | SQL req/s | ratio | service p50/p90/p99 ms | SQL p50/p90/p99 ms | p99 ratio | stmts/req (service, SQL) | CPU ms/req: server / load gen / Postgres / PgBouncer / rest | SQL CPU ms/req: load gen / Postgres / PgBouncer / rest | errors |\n\
+         |---|---|---:|---:|---:|---|---|---:|---|---|---|---:|\n",
         report.cores, report.machine, report.scale.name, report.concurrency, report.seconds_per_run
     );
     for pair in report.rows.chunks(2) {
         let [service, sql] = pair else { continue };
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {:.2} | {:.1}, {:.0} | {:.3} | {} |\n",
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {:.2} | {:.1}, {:.0} | {} | {} | {} |\n",
             service.endpoint,
             service.workload.name(),
             service.stats.rps,
@@ -346,7 +353,8 @@ fn table(report: &Report) -> String {
             service.stats.p99_ms / sql.stats.p99_ms.max(f64::MIN_POSITIVE),
             service.statements_per_request,
             sql.statements_per_request,
-            service.server_cpu_ms_per_request.unwrap_or(0.0),
+            service.cpu_ms_per_request.server_and_rest(),
+            sql.cpu_ms_per_request.rest(),
             service.stats.errors + sql.stats.errors,
         ));
     }

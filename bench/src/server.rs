@@ -30,8 +30,6 @@ pub fn http_client(connections: usize) -> HttpClient {
 pub struct Counters {
     statements: f64,
     requests: f64,
-    /// The server process's CPU time (user + system), in seconds.
-    cpu_seconds: f64,
 }
 
 impl Counters {
@@ -40,7 +38,6 @@ impl Counters {
         Counters {
             statements: self.statements - before.statements,
             requests: self.requests - before.requests,
-            cpu_seconds: self.cpu_seconds - before.cpu_seconds,
         }
     }
 
@@ -48,15 +45,7 @@ impl Counters {
         Counters {
             statements: self.statements + other.statements,
             requests: self.requests + other.requests,
-            cpu_seconds: self.cpu_seconds + other.cpu_seconds,
         }
-    }
-
-    /// The server's CPU time per GraphQL request, in milliseconds (of counters taken
-    /// with `since`): steadier than req/s on a shared machine, since it does not depend
-    /// on what else got the cores.
-    pub fn cpu_ms_per_request(self) -> f64 {
-        self.per_request(self.cpu_seconds * 1000.0)
     }
 
     /// Statements per GraphQL request (of counters taken with `since`).
@@ -155,19 +144,11 @@ impl Server {
         Ok(Counters {
             statements: metric("forum_sql_statements_total")?,
             requests: metric("forum_graphql_requests_total")?,
-            cpu_seconds: self.cpu_seconds().unwrap_or(0.0),
         })
     }
 
-    /// User + system CPU time of the server process, from `/proc/<pid>/stat`.
-    fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the command name, which is in parentheses and may hold spaces:
-        // state is field 3, utime 14, stime 15.
-        let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-        let utime: f64 = fields.next()?.parse().ok()?;
-        let stime: f64 = fields.next()?.parse().ok()?;
-        Some((utime + stime) / clock_ticks_per_second())
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Stops the server with SIGTERM (a graceful shutdown), killing it if that hangs.
@@ -184,17 +165,4 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `CLK_TCK`, the unit of `/proc` CPU times (100 on every common Linux build).
-fn clock_ticks_per_second() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    })
 }

@@ -1,8 +1,8 @@
 //! Keyset page queries. A page is one index range scan: `WHERE <scope> AND <rows past the
-//! cursor> ORDER BY <keys> LIMIT n + 1`. Pages of many parents (the five latest threads
-//! of every category) are one statement: on Postgres a `LATERAL` join over the array of
-//! parents (one short statement whatever their number, so its plan is cached), on SQLite
-//! a `UNION ALL` of the per-parent scans.
+//! cursor> ORDER BY <keys> LIMIT n + 1` (`n` when no one asks whether more exist). Pages
+//! of many parents (the five latest threads of every category) are one statement: on
+//! Postgres a `LATERAL` join over the array of parents (one short statement whatever
+//! their number, so its plan is cached), on SQLite a `UNION ALL` of the per-parent scans.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -197,7 +197,10 @@ fn branch<T>(sql: &mut Sql, listing: &Listing<'_, T>, scope: Scope, window: &Win
     }
     // A literal, not a parameter: the planner sees the page size, and a statement's text
     // (hence its cached plan) differs only by it.
-    sql.push(&format!(" LIMIT {}", window.limit + 1));
+    sql.push(&format!(
+        " LIMIT {}",
+        window.limit + u64::from(window.probe)
+    ));
 }
 
 /// Rows strictly after (`forward`) or before the cursor's row in the ordering. When all
@@ -281,5 +284,31 @@ impl Separator {
 
     fn is_first(&self) -> bool {
         self.first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{category::BY_NAME, page::PageRequest};
+
+    fn text(window: &Window) -> String {
+        let listing = Listing {
+            table: "categories",
+            ordering: &BY_NAME,
+            filters: &[],
+            with_authors: false,
+        };
+        let mut sql = Sql::new(DbBackend::Postgres);
+        branch(&mut sql, &listing, Scope::All, window);
+        sql.statement().sql
+    }
+
+    #[test]
+    fn reads_the_row_past_the_page_only_when_probing() {
+        let window = PageRequest::first(5).window(&BY_NAME).unwrap();
+        assert!(text(&window).ends_with(" LIMIT 6"), "{}", text(&window));
+        let window = window.probing(false);
+        assert!(text(&window).ends_with(" LIMIT 5"), "{}", text(&window));
     }
 }

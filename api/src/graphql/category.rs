@@ -11,7 +11,10 @@ use service::{
 };
 
 use super::{
-    connection::{ForumConnection, TotalSource, asks_for_authors, connection, or_empty, request},
+    connection::{
+        ForumConnection, TotalSource, asks_for_authors, asks_whether_more, connection, or_empty,
+        request,
+    },
     context::loader,
     enums::{ThreadOrder, ThreadStatus},
     error::ServiceResultExt,
@@ -101,7 +104,8 @@ impl CategoryFields {
         let order = ServiceThreadOrder::from(order_by);
         let window = request(first, after, last, before)
             .window(order.ordering())
-            .gql()?;
+            .gql()?
+            .probing(asks_whether_more(ctx));
         let status = status.map(Into::into);
         let with_authors = asks_for_authors(ctx);
         let key = CategoryThreadsKey(
@@ -139,7 +143,8 @@ impl CategoryQuery {
     ) -> Result<ForumConnection<Category>> {
         let window = request(first, after, last, before)
             .window(&category::BY_NAME)
-            .gql()?;
+            .gql()?
+            .probing(asks_whether_more(ctx));
         let db = &loader(ctx)?.loader().db;
         let page = category::list(db, &window).await.gql()?;
         Ok(connection(page, TotalSource::Categories, Category::new))

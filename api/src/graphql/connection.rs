@@ -168,6 +168,13 @@ pub fn asks_for_authors(ctx: &async_graphql::Context<'_>) -> bool {
         || look.field("edges").field("node").field("author").exists()
 }
 
+/// Whether the client asks if more rows exist past the page: if not, the row that would
+/// tell is not read (`Window::probing`).
+pub fn asks_whether_more(ctx: &async_graphql::Context<'_>) -> bool {
+    let info = ctx.look_ahead().field("pageInfo");
+    info.field("hasNextPage").exists() || info.field("hasPreviousPage").exists()
+}
+
 pub fn request(
     first: Option<i32>,
     after: Option<String>,

@@ -13,7 +13,10 @@ use service::{
 
 use super::{
     category::Category,
-    connection::{ForumConnection, TotalSource, asks_for_authors, connection, or_empty, request},
+    connection::{
+        ForumConnection, TotalSource, asks_for_authors, asks_whether_more, connection, or_empty,
+        request,
+    },
     context::{loader, viewer},
     enums::{ReplyOrder, ThreadStatus},
     error::{ServiceResultExt, gql},
@@ -157,7 +160,8 @@ impl ThreadFields {
         let order = ServiceReplyOrder::from(order_by);
         let window = request(first, after, last, before)
             .window(order.ordering())
-            .gql()?;
+            .gql()?
+            .probing(asks_whether_more(ctx));
         let with_authors = asks_for_authors(ctx);
         let key = ThreadRepliesKey(
             self.model.id,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use service::{Viewer, user};
 
 use super::{
-    connection::{ForumConnection, TotalSource, connection, or_empty, request},
+    connection::{ForumConnection, TotalSource, asks_whether_more, connection, or_empty, request},
     context::{loader, viewer},
     enums::Role,
     error::ServiceResultExt,
@@ -173,7 +173,8 @@ impl UserFields {
     ) -> Result<ForumConnection<Thread>> {
         let window = request(first, after, last, before)
             .window(&service::thread::BY_AUTHOR)
-            .gql()?;
+            .gql()?
+            .probing(asks_whether_more(ctx));
         let key = AuthorThreadsKey(self.0.id.clone(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorThreads(self.0.id.clone());
@@ -192,7 +193,8 @@ impl UserFields {
     ) -> Result<ForumConnection<Reply>> {
         let window = request(first, after, last, before)
             .window(&service::reply::BY_AUTHOR)
-            .gql()?;
+            .gql()?
+            .probing(asks_whether_more(ctx));
         let key = AuthorRepliesKey(self.0.id.clone(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorReplies(self.0.id.clone());
