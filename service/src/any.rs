@@ -49,10 +49,7 @@ mod tests {
         let one = text(DbBackend::Postgres, vec![a]);
         assert!(one.ends_with(r#"WHERE "id" = $1"#), "{one}");
         let many = text(DbBackend::Postgres, vec![a, b]);
-        assert!(
-            many.ends_with(r#"WHERE "id" = ANY($1)"#),
-            "{many}"
-        );
+        assert!(many.ends_with(r#"WHERE "id" = ANY($1)"#), "{many}");
         let sqlite = text(DbBackend::Sqlite, vec![a, b]);
         assert!(
             sqlite.ends_with(r#"WHERE "threads"."id" IN (?, ?)"#),

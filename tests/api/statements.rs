@@ -99,3 +99,23 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    async fn a_vote_reads_nothing_it_already_knows(backend) {
+        let app = TestApp::spawn(backend).await;
+        let authors = fixtures::users(&app.db, "author", 2).await;
+        let category = fixtures::category(&app.db, "talk").await;
+        let (_, replies) = fixtures::thread(&app.db, &category, &[&authors[0]], "t", 1).await;
+        let id = json!(api::graphql::NodeId::Reply(replies[0].id).encode().0);
+        let voter = authors[1].id.as_str();
+        for (value, expected) in [("UP", 5), ("UP", 3), ("DOWN", 5)] {
+            let before = app.statements();
+            let data = crate::writes::ok(&app, voter, crate::writes::CAST_VOTE, json!({ "replyId": id, "value": value })).await;
+            assert_eq!(data["castVote"]["reply"]["viewerVote"], value);
+            // the viewer; the reply, locked; the old vote; and unless it is the same vote,
+            // the vote written and the tallies updated. The viewer's vote in the answer is
+            // the one just cast, not read again.
+            assert_eq!(app.statements() - before, expected, "{value}");
+        }
+    }
+}

@@ -24,6 +24,9 @@ pub struct Reply(ReplyFields);
 pub struct ReplyFields {
     model: reply::Reply,
     author: Author,
+    /// The viewer's vote, when a vote mutation has just set it (read again, it could be a
+    /// later vote than the one the tallies beside it count).
+    known_vote: Option<Option<i16>>,
 }
 
 direct_object!(Reply, ReplyFields);
@@ -33,9 +36,20 @@ impl Reply {
         Self::with_author(model, None)
     }
 
+    /// The reply as a vote mutation left it, with the viewer's vote (`None`: none).
+    pub fn voted(model: reply::Reply, vote: Option<i16>) -> Self {
+        let mut reply = Self::new(model);
+        reply.0.known_vote = Some(vote);
+        reply
+    }
+
     fn with_author(model: reply::Reply, read: Option<service::user::User>) -> Self {
         let author = Author::of(&model.author_id, read);
-        Self(ReplyFields { model, author })
+        Self(ReplyFields {
+            model,
+            author,
+            known_vote: None,
+        })
     }
 
     /// The `Node` interface's `id`.
@@ -142,6 +156,9 @@ impl ReplyFields {
     async fn viewer_vote(&self, ctx: &Context<'_>) -> Result<Option<VoteValue>> {
         if viewer(ctx)?.user_id().is_none() {
             return Ok(None);
+        }
+        if let Some(known) = self.known_vote {
+            return Ok(known.and_then(VoteValue::from_value));
         }
         let value = loader(ctx)?
             .load_one(ViewerVoteKey(self.model.id))

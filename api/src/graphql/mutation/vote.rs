@@ -43,7 +43,7 @@ impl VoteMutation {
         };
         let reply = vote::cast(db, viewer, id, value).await.gql()?;
         Ok(CastVotePayload {
-            reply: Reply::new(reply),
+            reply: Reply::voted(reply, Some(value)),
         })
     }
 
@@ -57,7 +57,7 @@ impl VoteMutation {
         let id = NodeId::reply(&input.reply_id, "replyId").gql()?;
         let reply = vote::retract(db, viewer, id).await.gql()?;
         Ok(RetractVotePayload {
-            reply: Reply::new(reply),
+            reply: Reply::voted(reply, None),
         })
     }
 }
