@@ -299,3 +299,30 @@ backend_test! {
         assert_eq!(body["data"], json!({ "thread": null, "category": null }));
     }
 }
+
+backend_test! {
+    async fn whether_more_exist_is_answered_however_it_is_asked(backend) {
+        let app = TestApp::spawn(backend).await;
+        let authors = fixtures::users(&app.db, "author", 3).await;
+        let category = fixtures::category(&app.db, "three").await;
+        fixtures::bulk_threads(&app.db, &category, &authors, 3).await;
+        // The row past the page is read only when the answer needs it: through a fragment
+        // and an alias, in either direction, and not at all without `pageInfo`.
+        let query = "query($first: Int, $last: Int) { category(slug: \"three\") {
+          threads(first: $first, last: $last) { nodes { id } pageInfo { ...More } } } }
+          fragment More on PageInfo { next: hasNextPage previous: hasPreviousPage }";
+        for (first, last, next, previous) in [
+            (json!(2), json!(null), true, false),
+            (json!(3), json!(null), false, false),
+            (json!(null), json!(2), false, true),
+            (json!(null), json!(3), false, false),
+        ] {
+            let data = app.data(query, json!({ "first": first, "last": last })).await;
+            let threads = &data["category"]["threads"];
+            assert_eq!(threads["pageInfo"], json!({ "next": next, "previous": previous }), "first {first}, last {last}");
+            assert_eq!(threads["nodes"].as_array().unwrap().len(), if next || previous { 2 } else { 3 });
+        }
+        let data = app.data("{ category(slug: \"three\") { threads(first: 2) { nodes { id } } } }", json!({})).await;
+        assert_eq!(data["category"]["threads"]["nodes"].as_array().unwrap().len(), 2);
+    }
+}
