@@ -6,7 +6,7 @@
 #
 #   bench/instructions.sh <forum binary> <front-page|category-page|thread-page|thread-top> [requests]
 #
-# Needs the database `forum-bench` generated (BENCH_DB, default forum_bench_default on
+# KEEP=<file> keeps the callgrind profile. Needs the database `forum-bench` generated (BENCH_DB, default forum_bench_default on
 # the local Postgres), valgrind, curl and psql.
 set -euo pipefail
 bin=$1 workload=$2 n=${3:-100}
@@ -59,3 +59,5 @@ kill "$server"; wait "$server" 2>/dev/null || true
 dump=$(ls -t "$work"/out.*.* | head -n 1)
 total=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump")
 echo "$workload $(basename "$bin"): $((total / n)) instructions per request"
+# KEEP=<file> keeps the profile, for callgrind_annotate --inclusive=yes.
+if [ -n "${KEEP:-}" ]; then cp "$dump" "$KEEP"; fi

@@ -17,7 +17,10 @@ use serde::Deserialize;
 use service::db::with_statement_timeout;
 
 use crate::{
-    auth::ViewerError, metrics::count_statements, ratelimit::Client, routes::graphiql,
+    auth::ViewerError,
+    metrics::count_statements,
+    ratelimit::Client,
+    routes::{graphiql, response_json},
     state::AppState,
 };
 
@@ -223,7 +226,7 @@ fn json(request: &HeaderMap, body: &BatchResponse) -> Response {
     } else {
         "application/json"
     };
-    match serde_json::to_vec(body) {
+    match response_json::to_vec(body) {
         Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "could not serialize a GraphQL response");

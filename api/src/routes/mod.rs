@@ -3,4 +3,5 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+mod response_json;
 pub mod webhook;
