@@ -132,6 +132,18 @@ backend_test! {
         assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{direct:#}");
         assert!(direct["data"]["categories"]["nodes"][0]["slug"].is_string(), "{direct:#}");
 
+        // A key asked twice: async-graphql merges the two selections (both authors' fields
+        // in one object); the direct path must hand such an object over, not keep one.
+        let twice = "{ categories { nodes { threads { nodes { id title title \
+            author { displayName } author { imageUrl } } } } } }";
+        let direct = text(&app, None, twice, &json!({})).await;
+        let resolved = text(&app, None, &twice.replace("id title", "... on Thread { id } title"), &json!({})).await;
+        let (direct, resolved): (Value, Value) =
+            (serde_json::from_str(&direct).unwrap(), serde_json::from_str(&resolved).unwrap());
+        assert_eq!(direct, resolved);
+        let first = &direct["data"]["categories"]["nodes"][0]["threads"]["nodes"][1];
+        assert_eq!(first["author"].as_object().map(|a| a.len()), Some(2), "{direct:#}");
+
         // A selection that `@skip` empties is null, as async-graphql answers it.
         let skipped = |fields: &str| {
             format!("{{ categories {{ nodes {{ threads {{ nodes {{ author {{ {fields} }} }} }} }} }} }}")

@@ -12,13 +12,22 @@
 //! sibling fields load). No field-level extension is installed: one would not see the
 //! fields built here.
 
-use std::future::Future;
+use std::{
+    cell::RefCell,
+    future::Future,
+    hash::{BuildHasher, RandomState},
+    rc::Rc,
+    sync::LazyLock,
+};
 
 use async_graphql::{
     ContainerType, Context, ContextSelectionSet, InputType, Name, Positioned, ScalarType,
     ServerResult, Value,
-    indexmap::IndexMap,
-    parser::types::{Field, Selection},
+    indexmap::{
+        IndexMap,
+        map::raw_entry_v1::{RawEntryApiV1, RawEntryMut},
+    },
+    parser::types::{Field, Selection, SelectionSet},
 };
 use futures_util::future::join_all;
 use service::Viewer;
@@ -148,8 +157,9 @@ fn walk<'a>(
     if items.is_empty() {
         return None;
     }
-    let mut map = IndexMap::with_capacity(items.len());
-    for item in items {
+    let keys = key_hashes(ctx.item)?;
+    let mut map = IndexMap::with_capacity_and_hasher(items.len(), KEYS.clone());
+    for (item, (key, hash)) in items.iter().zip(keys.iter()) {
         let Selection::Field(field) = &item.node else {
             return None;
         };
@@ -162,14 +172,76 @@ fn walk<'a>(
         } else {
             value_of(name, field)?
         };
-        // The same key twice needs async-graphql's merging of the two selections. (One
-        // hash per key: the map's SipHash was a tenth of a front page's instructions.)
-        let key = field.node.response_key().node.clone();
-        if map.insert(key, value).is_some() {
-            return None;
+        // The same key twice needs async-graphql's merging of the two selections.
+        match map.raw_entry_mut_v1().from_key_hashed_nocheck(*hash, key) {
+            RawEntryMut::Occupied(_) => return None,
+            RawEntryMut::Vacant(slot) => {
+                slot.insert_hashed_nocheck(*hash, key.clone(), value);
+            }
         }
     }
     Some(map)
+}
+
+/// The hasher of every map built here. One for all, so that a response key hashes the
+/// same in each of them and its hash can be computed once per selection instead of once
+/// per object: SipHash of the keys (std's hasher, which `Value` maps use) was a tenth of
+/// a page's instructions, the same few keys hashed again for every row.
+static KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+
+/// A selection's response keys, with their hashes under `KEYS`.
+type Keys = Rc<[(Name, u64)]>;
+
+/// Selections whose key hashes are kept per thread (pages have a handful).
+const KEPT_SELECTIONS: usize = 16;
+
+thread_local! {
+    /// Recently walked selections, by address, with their response keys and hashes. An
+    /// entry holds its keys' names, so their strings stay allocated while it lives: a
+    /// key at the same address as a kept one is that key, whatever document it is in.
+    static KEY_HASHES: RefCell<Vec<(usize, Keys)>> =
+        RefCell::new(Vec::with_capacity(KEPT_SELECTIONS));
+}
+
+/// The keys of a selection of fields only; `None` for any other selection.
+fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Keys> {
+    let address = std::ptr::from_ref(set) as usize;
+    let same_keys = |kept: &[(Name, u64)]| {
+        kept.len() == set.node.items.len()
+            && kept.iter().zip(&set.node.items).all(|((name, _), item)| {
+                matches!(&item.node, Selection::Field(field)
+                    if std::ptr::eq(field.node.response_key().node.as_str(), name.as_str()))
+            })
+    };
+    let kept = KEY_HASHES.with_borrow(|kept| {
+        kept.iter()
+            .find(|(at, keys)| *at == address && same_keys(keys))
+            .map(|(_, keys)| keys.clone())
+    });
+    if kept.is_some() {
+        return kept;
+    }
+    let keys: Keys = set
+        .node
+        .items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                let key = field.node.response_key().node.clone();
+                let hash = KEYS.hash_one(&key);
+                Some((key, hash))
+            }
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    KEY_HASHES.with_borrow_mut(|kept| {
+        kept.retain(|(at, _)| *at != address);
+        if kept.len() == KEPT_SELECTIONS {
+            kept.remove(0);
+        }
+        kept.push((address, keys.clone()));
+    });
+    Some(keys)
 }
 
 /// The value of an object-typed field of `ctx`'s object (`author { … }`), built by
