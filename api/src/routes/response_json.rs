@@ -115,12 +115,15 @@ fn needs_no_escape(bytes: &[u8]) -> bool {
         return !needs_escape(word(low)) && !needs_escape(word(high));
     }
     let plain = |block: &[u8]| {
-        block.iter().fold(true, |plain, &b| {
-            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
-        })
+        let mut flags = 0u8;
+        for &b in block {
+            flags |= u8::from(b < 0x20) | u8::from(b == b'"') | u8::from(b == b'\\');
+        }
+        flags == 0
     };
     let mut blocks = bytes.chunks_exact(32);
-    blocks.all(plain) && plain(blocks.remainder())
+    blocks.all(|block| <&[u8; 32]>::try_from(block).is_ok_and(|block| plain(block)))
+        && plain(blocks.remainder())
 }
 
 fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
