@@ -334,3 +334,41 @@ async fn forged_and_replayed_webhooks_change_nothing() {
         (entity::user::Role::Admin, Some("First1"))
     );
 }
+
+backend_test! {
+    async fn a_document_seen_before_still_has_its_variables_checked(backend) {
+        let app = TestApp::spawn(backend).await;
+        let category = fixtures::category(&app.db, "general").await;
+        let (thread, _) = fixtures::thread(&app.db, &category, &[&fixtures::user(&app.db, "ann", entity::user::Role::Member).await], "t", 2).await;
+        let id = crate::read::thread_id(&thread);
+        let page = "query($id: ID!, $order: ReplyOrder!, $n: Int) { thread(id: $id) { replies(first: $n, orderBy: $order) { nodes { id } } } }";
+        let wide = "query($n: Int) { categories(first: $n) { nodes { threads(first: $n) { nodes { replies(first: $n) { nodes { id } } } } } } }";
+        // The answers a document gets the first time it is seen, with bad variables.
+        let bad = [
+            (page, json!({ "id": id, "order": "SIDEWAYS", "n": 1 })),
+            (page, json!({ "id": 12, "order": "TOP", "n": 1 })),
+            (page, json!({ "id": id, "order": "TOP", "n": "one" })),
+            (page, json!({ "order": "TOP", "n": 1 })),
+            (wide, json!({ "n": 100 })),
+        ];
+        let mut first = Vec::new();
+        for (query, variables) in &bad {
+            let answer = app.graphql(query, variables.clone()).await;
+            assert!(!codes(&answer).is_empty(), "{answer:#}");
+            first.push(answer);
+        }
+        // Seen and validated with good variables…
+        for (query, variables) in [(page, json!({ "id": id, "order": "TOP", "n": 1 })), (wide, json!({ "n": 1 }))] {
+            for _ in 0..2 {
+                let answer = app.graphql(query, variables.clone()).await;
+                assert!(answer.get("errors").is_none(), "{answer:#}");
+            }
+        }
+        // …the same bad variables get the same answers.
+        for ((query, variables), expected) in bad.iter().zip(&first) {
+            assert_eq!(&app.graphql(query, variables.clone()).await, expected, "{variables}");
+        }
+        assert_eq!(codes(&first[3]), ["BAD_USER_INPUT"], "a required variable left out: {:#}", first[3]);
+        assert_eq!(codes(&first[4]), ["QUERY_TOO_COMPLEX"]);
+    }
+}

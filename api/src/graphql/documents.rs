@@ -1,6 +1,7 @@
-//! Parsed query documents by query text. A hit skips parsing (validation still runs on
-//! every request); the cache holds at most `capacity` documents and starts over when
-//! full, so a stream of one-off queries cannot grow it.
+//! Parsed query documents by query text, and whether each has passed async-graphql's
+//! full validation (`validated.rs`). A hit skips parsing; the cache holds at most
+//! `capacity` documents and starts over when full, so a stream of one-off queries cannot
+//! grow it.
 
 use std::{collections::HashMap, sync::Mutex};
 
@@ -10,8 +11,13 @@ use async_graphql::{Request, parser::types::ExecutableDocument};
 const MAX_CACHED_QUERY: usize = 16 * 1024;
 
 pub struct Cache {
-    documents: Mutex<HashMap<String, ExecutableDocument>>,
+    documents: Mutex<HashMap<String, Entry>>,
     capacity: usize,
+}
+
+struct Entry {
+    document: ExecutableDocument,
+    validated: bool,
 }
 
 impl Cache {
@@ -23,31 +29,46 @@ impl Cache {
     }
 
     /// Gives `request` its parsed document from the cache, parsing (and keeping) it on a
-    /// miss. A query that does not parse is left for the executor to report.
-    pub fn attach(&self, request: &mut Request) {
+    /// miss; answers whether the document has passed full validation before. A query
+    /// that does not parse is left for the executor to report.
+    pub fn attach(&self, request: &mut Request) -> bool {
         if request.query.len() > MAX_CACHED_QUERY {
-            return;
+            return false;
         }
-        let cached = self
-            .documents
-            .lock()
-            .ok()
-            .and_then(|documents| documents.get(&request.query).cloned());
-        let document = match cached {
-            Some(document) => document,
+        let cached = self.documents.lock().ok().and_then(|documents| {
+            documents
+                .get(&request.query)
+                .map(|entry| (entry.document.clone(), entry.validated))
+        });
+        let (document, validated) = match cached {
+            Some(cached) => cached,
             None => {
                 let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-                    return;
+                    return false;
                 };
                 if let Ok(mut documents) = self.documents.lock() {
                     if documents.len() >= self.capacity {
                         documents.clear();
                     }
-                    documents.insert(request.query.clone(), document.clone());
+                    let entry = Entry {
+                        document: document.clone(),
+                        validated: false,
+                    };
+                    documents.insert(request.query.clone(), entry);
                 }
-                document
+                (document, false)
             }
         };
         request.set_parsed_query(document);
+        validated
+    }
+
+    /// Records that `query`'s document passed full validation.
+    pub fn validated(&self, query: &str) {
+        if let Ok(mut documents) = self.documents.lock()
+            && let Some(entry) = documents.get_mut(query)
+        {
+            entry.validated = true;
+        }
     }
 }

@@ -78,6 +78,9 @@ pub fn classify(error: &mut ServerError) {
     } else if message.starts_with("Invalid value for argument")
         || message.starts_with("Failed to parse")
         || message.starts_with("Expected input type")
+        // A required variable the request left out (async-graphql finds it only when a
+        // resolver reads the argument, so the error has a path).
+        || (message.starts_with("Variable ") && message.ends_with(" is not defined."))
     {
         BAD_USER_INPUT
     } else if error.path.is_empty() {

@@ -17,12 +17,13 @@ mod node;
 mod reply;
 mod thread;
 mod user;
+mod validated;
 
 use std::time::Duration;
 
 use async_graphql::{
     BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema,
-    ServerError, dataloader::DataLoader,
+    ServerError, ValidationMode, Value, dataloader::DataLoader,
 };
 use sea_orm::DatabaseConnection;
 
@@ -76,9 +77,14 @@ impl Default for Limits {
 
 /// Builds the schema; no I/O, so `print-schema` and tests can build it anywhere.
 pub fn schema(limits: &Limits) -> ForumSchema {
+    schema_with(limits, ValidationMode::Strict)
+}
+
+fn schema_with(limits: &Limits, validation: ValidationMode) -> ForumSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
+        .validation_mode(validation)
         .finish()
 }
 
@@ -92,13 +98,22 @@ pub fn sdl() -> String {
 /// checked before anything runs.
 pub struct Engine {
     pub schema: ForumSchema,
+    /// The same schema under async-graphql's fast validation, for documents that passed
+    /// the full one before and whose variables fit their types (`validated.rs`).
+    revalidating: ForumSchema,
     documents: documents::Cache,
     limits: Limits,
 }
 
+/// One operation ready to run, and whether it needs full validation.
+struct Operation {
+    request: Request,
+    validated: bool,
+}
+
 /// A request whose operations passed (or failed) the limits, ready to run.
 pub struct Prepared {
-    operations: Vec<Result<Request, ServerError>>,
+    operations: Vec<Result<Operation, ServerError>>,
     batch: bool,
     /// How many of the operations are mutations (for rate limiting).
     pub mutations: u32,
@@ -108,6 +123,7 @@ impl Engine {
     pub fn new(limits: &Limits) -> Self {
         Self {
             schema: schema(limits),
+            revalidating: schema_with(limits, ValidationMode::Fast),
             documents: documents::Cache::new(512),
             limits: limits.clone(),
         }
@@ -131,16 +147,21 @@ impl Engine {
             .into_iter()
             .map(|mut request| {
                 limits::check_text(&request.query, &self.limits)?;
-                self.documents.attach(&mut request);
+                let mut validated = self.documents.attach(&mut request);
                 let name = request.operation_name.clone();
+                // Aside while the document is borrowed (`parsed_query` takes `&mut`).
+                let variables = std::mem::take(&mut request.variables);
                 // A query that does not parse is left for the executor to report.
                 if let Ok(document) = request.parsed_query() {
                     // Counted first, so that GET refuses a mutation as such even when it
                     // is also over a limit.
                     mutations += u32::from(limits::is_mutation(document, name.as_deref()));
                     limits::check_document(document, name.as_deref(), &self.limits)?;
+                    validated = validated
+                        && validated::variables_fit(document, name.as_deref(), &variables);
                 }
-                Ok(request)
+                request.variables = variables;
+                Ok(Operation { request, validated })
             })
             .collect();
         Ok(Prepared {
@@ -157,12 +178,16 @@ impl Engine {
         db: &DatabaseConnection,
         identity: &Identity,
     ) -> BatchResponse {
-        let schema = &self.schema;
         let mut responses = batch::run(|spawner| async move {
             let mut responses = Vec::with_capacity(prepared.operations.len());
             for operation in prepared.operations {
                 let response = match operation {
-                    Ok(request) => {
+                    Ok(Operation { request, validated }) => {
+                        let (schema, query) = if validated {
+                            (&self.revalidating, None)
+                        } else {
+                            (&self.schema, Some(request.query.clone()))
+                        };
                         let loader = ForumLoader {
                             db: db.clone(),
                             viewer: identity.viewer.clone(),
@@ -175,7 +200,14 @@ impl Engine {
                         // deduplicated within a batch.
                         let loader = DataLoader::new(loader, move |task| spawner.spawn(task))
                             .delay(Duration::ZERO);
-                        schema.execute(request.data(loader)).await
+                        let response = schema.execute(request.data(loader)).await;
+                        // Data means validation passed (it fails before anything runs).
+                        if let Some(query) = query
+                            && response.data != Value::Null
+                        {
+                            self.documents.validated(&query);
+                        }
+                        response
                     }
                     Err(error) => Response::from_errors(vec![error]),
                 };
