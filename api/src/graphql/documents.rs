@@ -64,7 +64,7 @@ impl Cache {
     }
 
     /// Records that `query`'s document passed full validation.
-    pub fn validated(&self, query: &str) {
+    pub fn mark_validated(&self, query: &str) {
         if let Ok(mut documents) = self.documents.lock()
             && let Some(entry) = documents.get_mut(query)
         {

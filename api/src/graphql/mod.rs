@@ -100,12 +100,13 @@ pub struct Engine {
     pub schema: ForumSchema,
     /// The same schema under async-graphql's fast validation, for documents that passed
     /// the full one before and whose variables fit their types (`validated.rs`).
-    revalidating: ForumSchema,
+    fast_validation: ForumSchema,
     documents: documents::Cache,
     limits: Limits,
 }
 
-/// One operation ready to run, and whether it needs full validation.
+/// One operation ready to run; `validated` if its document passed full validation before
+/// and its variables plainly fit their types (then fast validation is enough).
 struct Operation {
     request: Request,
     validated: bool,
@@ -123,7 +124,7 @@ impl Engine {
     pub fn new(limits: &Limits) -> Self {
         Self {
             schema: schema(limits),
-            revalidating: schema_with(limits, ValidationMode::Fast),
+            fast_validation: schema_with(limits, ValidationMode::Fast),
             documents: documents::Cache::new(512),
             limits: limits.clone(),
         }
@@ -184,7 +185,7 @@ impl Engine {
                 let response = match operation {
                     Ok(Operation { request, validated }) => {
                         let (schema, query) = if validated {
-                            (&self.revalidating, None)
+                            (&self.fast_validation, None)
                         } else {
                             (&self.schema, Some(request.query.clone()))
                         };
@@ -205,7 +206,7 @@ impl Engine {
                         if let Some(query) = query
                             && response.data != Value::Null
                         {
-                            self.documents.validated(&query);
+                            self.documents.mark_validated(&query);
                         }
                         response
                     }
