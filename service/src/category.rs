@@ -12,7 +12,7 @@ use crate::{
     any::any_of,
     clock, db,
     keyset::{self, Listing},
-    page::{Key, KeyKind, Ordering, Page, SortKey, Window},
+    page::{Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
     permissions, validate,
 };
 
@@ -42,7 +42,7 @@ pub async fn list(db: &impl ConnectionTrait, window: &Window) -> Result<Page<Cat
         table: "categories",
         ordering: &BY_NAME,
         filters: &[],
-        with_authors: false,
+        authors: Authors::Skip,
     };
     keyset::page(db, &listing, window).await
 }

@@ -14,9 +14,10 @@ use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Iterable, Value};
 
 use crate::{
     Result, clock,
-    page::{Cursor, Key, Ordering, Page, Row, SortKey, Window},
+    page::{Authors, Cursor, Key, Ordering, Page, Row, SortKey, Window},
     rows::FromRows,
     sql::Sql,
+    user::Card,
 };
 
 /// Where a listing reads from, and which rows belong to it besides the parent.
@@ -26,8 +27,8 @@ pub(crate) struct Listing<'a, T: 'static> {
     pub ordering: &'static Ordering<T>,
     /// Extra equality filters, e.g. a thread status.
     pub filters: &'a [(&'static str, Value)],
-    /// Join each row's author (`author_id`) into the same statement.
-    pub with_authors: bool,
+    /// How much of each row's author (`author_id`) to join into the same statement.
+    pub authors: Authors,
 }
 
 /// The page of `window` for each of `parents`, whose key is `parent_column`. One
@@ -55,8 +56,9 @@ where
     if !unique.is_empty() {
         let backend = db.get_database_backend();
         let mut sql = Sql::new(backend);
-        if listing.with_authors {
-            open_author_join(&mut sql);
+        let join = listing.authors != Authors::Skip;
+        if join {
+            open_author_join(&mut sql, listing.authors);
         }
         match unique.as_slice() {
             [parent] => {
@@ -94,7 +96,7 @@ where
                 }
             }
         }
-        if listing.with_authors {
+        if join {
             close_author_join(&mut sql);
         }
         for row in R::from_rows(&db.query_all_raw(sql.statement()).await?)? {
@@ -128,18 +130,25 @@ where
 
 /// Starts `SELECT <author columns>, page.* FROM (`: the page's own statement goes inside,
 /// so the join touches only the rows of the page. The author's columns come first:
-/// `rows::Columns` reads joined rows by position.
-fn open_author_join(sql: &mut Sql) {
-    static OPEN: LazyLock<String> = LazyLock::new(|| {
-        let columns: String = entity::user::Column::iter()
+/// `rows::Columns` reads joined rows by position, and tells a card from a full row by
+/// the row's width.
+fn open_author_join(sql: &mut Sql, authors: Authors) {
+    fn select(columns: impl Iterator<Item = entity::user::Column>) -> String {
+        let columns: String = columns
             .map(|column| {
                 let name = column.as_str();
                 format!("author.{name} AS author__{name}, ")
             })
             .collect();
         format!("SELECT {columns}page.* FROM (")
+    }
+    static CARD: LazyLock<String> = LazyLock::new(|| select(Card::COLUMNS.into_iter()));
+    static FULL: LazyLock<String> = LazyLock::new(|| select(entity::user::Column::iter()));
+    sql.push(if authors == Authors::Card {
+        &CARD
+    } else {
+        &FULL
     });
-    sql.push(&OPEN);
 }
 
 fn close_author_join(sql: &mut Sql) {
@@ -297,7 +306,7 @@ mod tests {
             table: "categories",
             ordering: &BY_NAME,
             filters: &[],
-            with_authors: false,
+            authors: Authors::Skip,
         };
         let mut sql = Sql::new(DbBackend::Postgres);
         branch(&mut sql, &listing, Scope::All, window);

@@ -222,12 +222,31 @@ pub trait Row<T> {
     fn row(&self) -> &T;
 }
 
+/// How much of each row's author a page statement reads with it (a join).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Authors {
+    /// None: the author, if asked for, is left to a loader.
+    Skip,
+    /// The byline's columns (`user::Card`).
+    Card,
+    /// The whole row.
+    Full,
+}
+
+/// An author read with its row.
+#[derive(Clone, Debug)]
+pub enum AuthorRow {
+    Card(crate::user::Card),
+    Full(entity::user::Model),
+}
+
 /// A row with its author, read by the same statement (a join) instead of a second one.
 #[derive(Clone, Debug)]
 pub struct Authored<T> {
     pub row: T,
-    /// `None` only if the author row is missing; a deleted account is a tombstone row.
-    pub author: Option<entity::user::Model>,
+    /// `None` if the author was not read, or its row is missing; a deleted account is a
+    /// tombstone row.
+    pub author: Option<AuthorRow>,
 }
 
 impl<T> Row<T> for Authored<T> {

@@ -16,7 +16,10 @@ use sqlx::{
     sqlite::{SqliteRow, SqliteTypeInfo, SqliteValueRef},
 };
 
-use crate::page::{Authored, Row};
+use crate::{
+    page::{AuthorRow, Authored, Row},
+    user::Card,
+};
 
 /// The rows of one statement, decoded.
 pub trait FromRows: Sized {
@@ -99,39 +102,63 @@ fn decode<M>(
 
 impl<T: Columns> FromRows for Authored<T> {
     /// With the join, the author's columns come first (its id is NULL only if the author
-    /// row is missing); without it the row is the page's own, and the author is left to
-    /// the loader.
+    /// row is missing), a card's or the whole row's: the row's width tells which. Without
+    /// it the row is the page's own, and the author is left to the loader.
     fn from_rows(rows: &[QueryResult]) -> Result<Vec<Self>, DbErr> {
         decode(
             rows,
-            |row, check| Self::read(row, check, T::pg, entity::user::Model::pg),
-            |row, check| Self::read(row, check, T::sqlite, entity::user::Model::sqlite),
+            |row, check| Self::read(row, check, T::pg, Card::pg, entity::user::Model::pg),
+            |row, check| {
+                Self::read(
+                    row,
+                    check,
+                    T::sqlite,
+                    Card::sqlite,
+                    entity::user::Model::sqlite,
+                )
+            },
         )
     }
 }
 
 type ReadAt<R, M> = fn(&R, usize, bool) -> Result<M, sqlx::Error>;
 
+// Widths tell a card from a full row.
+const _: () = assert!(Card::WIDTH != entity::user::Model::WIDTH);
+
 impl<T: Columns> Authored<T> {
     fn read<R: Read>(
         row: &R,
         check: bool,
         read: ReadAt<R, T>,
-        read_author: ReadAt<R, entity::user::Model>,
+        read_card: ReadAt<R, Card>,
+        read_full: ReadAt<R, entity::user::Model>,
     ) -> Result<Self, sqlx::Error>
     where
         for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     {
-        let author_width = entity::user::Model::WIDTH;
-        if row.len() < author_width + T::WIDTH {
+        let author_width = row.len().checked_sub(T::WIDTH).ok_or_else(|| {
+            sqlx::Error::Decode(format!("a row of {} columns is too narrow", row.len()).into())
+        })?;
+        if author_width == 0 {
             return Ok(Self {
                 row: read(row, 0, check)?,
                 author: None,
             });
         }
         let author = match row.read::<Option<String>>(0, check)? {
-            Some(_) => Some(read_author(row, 0, check)?),
             None => None,
+            Some(_) if author_width == Card::WIDTH => {
+                Some(AuthorRow::Card(read_card(row, 0, check)?))
+            }
+            Some(_) if author_width == entity::user::Model::WIDTH => {
+                Some(AuthorRow::Full(read_full(row, 0, check)?))
+            }
+            Some(_) => {
+                return Err(sqlx::Error::Decode(
+                    format!("{author_width} author columns are neither a card nor a user").into(),
+                ));
+            }
         };
         Ok(Self {
             row: read(row, author_width, check)?,
@@ -251,6 +278,15 @@ columns!(entity::user::Model, 12, |row, at, c| entity::user::Model {
     updated_at: row.read::<Instant>(at + 11, c)?.0,
 });
 
+columns!(Card, 6, |row, at, c| Card {
+    id: row.read(at, c)?,
+    username: row.read(at + 1, c)?,
+    first_name: row.read(at + 2, c)?,
+    last_name: row.read(at + 3, c)?,
+    image_url: row.read(at + 4, c)?,
+    deleted_at: row.read::<Option<Instant>>(at + 5, c)?.map(|t| t.0),
+});
+
 columns!(entity::category::Model, 5, |row, at, c| {
     entity::category::Model {
         id: row.read(at, c)?,
@@ -349,5 +385,6 @@ mod tests {
         assert_eq!(category::Model::WIDTH, category::Column::iter().count());
         assert_eq!(thread::Model::WIDTH, thread::Column::iter().count());
         assert_eq!(reply::Model::WIDTH, reply::Column::iter().count());
+        assert_eq!(Card::WIDTH, Card::COLUMNS.len());
     }
 }

@@ -1,5 +1,6 @@
 //! Users: lookups. A tombstoned user is still returned; callers decide what a ghost shows.
 
+use chrono::{DateTime, Utc};
 use entity::user::{self, Role};
 use sea_orm::{ActiveEnum, ConnectionTrait, EntityTrait, QueryFilter};
 
@@ -22,9 +23,42 @@ pub async fn by_id(db: &impl ConnectionTrait, id: &str) -> Result<Option<User>> 
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
+/// The columns of a user that a byline shows (its name and avatar, and whether the
+/// account is deleted): what a page joins when no other field of its authors is asked
+/// for. Half the user's columns, so the database sends and the server decodes half.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Card {
+    pub id: String,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub image_url: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Card {
+    /// The columns a card is read from, in its fields' order.
+    pub const COLUMNS: [user::Column; 6] = [
+        user::Column::Id,
+        user::Column::Username,
+        user::Column::FirstName,
+        user::Column::LastName,
+        user::Column::ImageUrl,
+        user::Column::DeletedAt,
+    ];
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
 /// The name to show for a user: first and last name, else the username, else nothing.
-pub fn display_name(user: &User) -> Option<String> {
-    let full = [user.first_name.as_deref(), user.last_name.as_deref()]
+pub fn display_name(
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+    username: Option<&str>,
+) -> Option<String> {
+    let full = [first_name, last_name]
         .into_iter()
         .flatten()
         .map(str::trim)
@@ -32,7 +66,7 @@ pub fn display_name(user: &User) -> Option<String> {
         .collect::<Vec<_>>()
         .join(" ");
     if full.is_empty() {
-        user.username.clone()
+        username.map(str::to_owned)
     } else {
         Some(full)
     }

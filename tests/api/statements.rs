@@ -1,6 +1,8 @@
 //! No N+1: the statements a page runs do not depend on its length.
 
-use serde_json::json;
+use entity::user;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+use serde_json::{Value, json};
 
 use crate::{fixtures, helpers::TestApp};
 
@@ -116,6 +118,54 @@ backend_test! {
             // the vote written and the tallies updated. The viewer's vote in the answer is
             // the one just cast, not read again.
             assert_eq!(app.statements() - before, expected, "{value}");
+        }
+    }
+}
+
+backend_test! {
+    async fn authors_come_with_their_page_as_far_as_they_are_asked(backend) {
+        let app = TestApp::spawn(backend).await;
+        let ann = fixtures::user(&app.db, "ann", user::Role::Moderator).await;
+        let gone = fixtures::user(&app.db, "gone", user::Role::Member).await;
+        let category = fixtures::category(&app.db, "talk").await;
+        let (thread, _) = fixtures::thread(&app.db, &category, &[&ann, &gone], "t", 3).await;
+        let mut tomb = gone.into_active_model();
+        tomb.deleted_at = Set(Some(chrono::Utc::now()));
+        tomb.update(&app.db).await.unwrap();
+        let id = crate::read::thread_id(&thread);
+        let page = |author: &str| {
+            let fragment = if author.contains("...More") { "fragment More on User { role createdAt email }" } else { "" };
+            format!("query($id: ID!) {{ thread(id: $id) {{ replies(first: 10) {{ nodes {{ author {author} }} }} }} }} {fragment}")
+        };
+        let card = "{ clerkId displayName firstName lastName imageUrl __typename }";
+        let byline = json!({
+            "clerkId": "ann", "displayName": "First ann Last", "firstName": "First ann",
+            "lastName": "Last", "imageUrl": "https://img.example/ann.png", "__typename": "User",
+        });
+        // Only a byline's fields; then more of the row, asked for plainly and through a
+        // fragment: the same statements (the thread; its page joined to the authors), the
+        // same byline, and the other fields right.
+        let more = ["{ clerkId displayName firstName lastName imageUrl __typename role createdAt email }",
+                    "{ clerkId displayName firstName lastName imageUrl __typename ...More }"];
+        for author in [card, more[0], more[1]] {
+            let (data, statements) = app.counted(&page(author), json!({ "id": id })).await;
+            assert_eq!(statements, 2, "{author}");
+            let nodes = data["thread"]["replies"]["nodes"].as_array().unwrap().clone();
+            let authors: Vec<&Value> = nodes.iter().map(|n| &n["author"]).collect();
+            assert_eq!(authors[1], &Value::Null, "a deleted account shows as a ghost: {author}");
+            for a in [authors[0], authors[2]] {
+                let shown: serde_json::Map<String, Value> = byline.as_object().unwrap().keys()
+                    .map(|k| (k.clone(), a[k].clone())).collect();
+                assert_eq!(Value::Object(shown), byline, "{author}");
+                if author != card {
+                    assert_eq!(a["role"], "MODERATOR");
+                    let created = chrono::DateTime::parse_from_rfc3339(a["createdAt"].as_str().unwrap()).unwrap();
+                    assert_eq!(created, ann.created_at);
+                    assert_eq!(a["email"], Value::Null, "emails are not shown to others");
+                } else {
+                    assert_eq!(a.as_object().unwrap().len(), 6);
+                }
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use service::{
 
 use super::{
     connection::{
-        ForumConnection, TotalSource, asks_for_authors, asks_whether_more, connection, or_empty,
+        ForumConnection, TotalSource, asks_whether_more, authors_to_read, connection, or_empty,
         request,
     },
     context::loader,
@@ -107,14 +107,14 @@ impl CategoryFields {
             .gql()?
             .probing(asks_whether_more(ctx));
         let status = status.map(Into::into);
-        let with_authors = asks_for_authors(ctx);
+        let authors = authors_to_read(ctx);
         let key = CategoryThreadsKey(
             self.0.id,
             CategoryThreads {
                 order,
                 status,
                 window,
-                with_authors,
+                authors,
             },
         );
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);

@@ -9,7 +9,7 @@ use async_graphql::{
     parser::types::Field,
 };
 use entity::thread::Status;
-use service::page::{Cursor, Page, PageRequest};
+use service::page::{Authors, Cursor, Page, PageRequest};
 use uuid::Uuid;
 
 use super::{
@@ -17,6 +17,7 @@ use super::{
     error::ServiceResultExt,
     fast::{self, Direct, direct_object},
     loader::*,
+    user::CARD_FIELDS,
 };
 
 /// The extra fields of every connection.
@@ -160,12 +161,27 @@ pub fn cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> u
     1 + rows * child_complexity
 }
 
-/// Whether the selection asks for the author of the connection's nodes, so that the
-/// page can read them in its own statement.
-pub fn asks_for_authors(ctx: &async_graphql::Context<'_>) -> bool {
+/// How much of the connection's nodes' authors the selection asks for, so that the page
+/// reads them in its own statement: none, a card when only fields of a card are
+/// selected (fragments included), else the whole row.
+pub fn authors_to_read(ctx: &async_graphql::Context<'_>) -> Authors {
     let look = ctx.look_ahead();
-    look.field("nodes").field("author").exists()
-        || look.field("edges").field("node").field("author").exists()
+    let nodes = [look.field("nodes"), look.field("edges").field("node")];
+    let authors: Vec<_> = nodes
+        .iter()
+        .flat_map(|n| n.field("author").selection_fields())
+        .collect();
+    if authors.is_empty() {
+        Authors::Skip
+    } else if authors
+        .iter()
+        .flat_map(|a| a.selection_set())
+        .all(|f| CARD_FIELDS.contains(&f.name()))
+    {
+        Authors::Card
+    } else {
+        Authors::Full
+    }
 }
 
 /// Whether the client asks if more rows exist past the page: if not, the row that would
@@ -186,5 +202,69 @@ pub fn request(
         after,
         last: last.map(i64::from),
         before,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Schema, ValidationMode};
+
+    use super::*;
+
+    /// Answers which authors a page would read, instead of the page.
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn page(&self, ctx: &Context<'_>) -> String {
+            format!("{:?}", authors_to_read(ctx))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_card_is_read_only_when_nothing_else_of_the_author_is_asked() {
+        // The look-ahead reads only the document: `page` is a String in this schema, and
+        // fast validation (no field rules) lets a page's selection through on it.
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .validation_mode(ValidationMode::Fast)
+            .disable_introspection()
+            .finish();
+        let cases = [
+            ("{ page { nodes { id } } }", "Skip"),
+            (
+                "{ page { nodes { author { displayName imageUrl } } } }",
+                "Card",
+            ),
+            (
+                "{ page { edges { node { author { __typename clerkId } } } } }",
+                "Card",
+            ),
+            ("{ page { nodes { author { displayName role } } } }", "Full"),
+            (
+                "{ page { nodes { author { displayName } } edges { node { author { createdAt } } } } }",
+                "Full",
+            ),
+            (
+                "{ page { nodes { a: author { displayName } b: author { email } } } }",
+                "Full",
+            ),
+            (
+                "{ page { nodes { author { ... on User { role } } } } }",
+                "Full",
+            ),
+            (
+                "{ page { nodes { author { ...F } } } } fragment F on User { displayName role }",
+                "Full",
+            ),
+            (
+                "{ page { nodes { author { ...F } } } } fragment F on User { displayName }",
+                "Card",
+            ),
+        ];
+        for (query, expected) in cases {
+            let response = schema.execute(query).await;
+            let page = response.data.into_json().unwrap()["page"].clone();
+            assert_eq!(page, expected, "{query}: {:?}", response.errors);
+        }
     }
 }

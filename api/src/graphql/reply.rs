@@ -43,7 +43,7 @@ impl Reply {
         reply
     }
 
-    fn with_author(model: reply::Reply, read: Option<service::user::User>) -> Self {
+    fn with_author(model: reply::Reply, read: Option<service::page::AuthorRow>) -> Self {
         let author = Author::of(&model.author_id, read);
         Self(ReplyFields {
             model,

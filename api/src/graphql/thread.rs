@@ -14,7 +14,7 @@ use service::{
 use super::{
     category::Category,
     connection::{
-        ForumConnection, TotalSource, asks_for_authors, asks_whether_more, connection, or_empty,
+        ForumConnection, TotalSource, asks_whether_more, authors_to_read, connection, or_empty,
         request,
     },
     context::{loader, viewer},
@@ -43,7 +43,7 @@ impl Thread {
         Self::with_author(model, None)
     }
 
-    fn with_author(model: thread::Thread, read: Option<service::user::User>) -> Self {
+    fn with_author(model: thread::Thread, read: Option<service::page::AuthorRow>) -> Self {
         let author = Author::of(&model.author_id, read);
         Self(ThreadFields { model, author })
     }
@@ -162,13 +162,13 @@ impl ThreadFields {
             .window(order.ordering())
             .gql()?
             .probing(asks_whether_more(ctx));
-        let with_authors = asks_for_authors(ctx);
+        let authors = authors_to_read(ctx);
         let key = ThreadRepliesKey(
             self.model.id,
             ThreadReplies {
                 order,
                 window,
-                with_authors,
+                authors,
             },
         );
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);

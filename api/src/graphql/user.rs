@@ -6,7 +6,7 @@ use async_graphql::{
     Context, ContextSelectionSet, ID, Object, Positioned, Result, Value, parser::types::Field,
 };
 use chrono::{DateTime, Utc};
-use service::{Viewer, user};
+use service::{Viewer, page::AuthorRow, user};
 
 use super::{
     connection::{ForumConnection, TotalSource, asks_whether_more, connection, or_empty, request},
@@ -24,18 +24,98 @@ use super::{
 pub struct User(UserFields);
 
 /// A user's row, and its fields as async-graphql resolves them.
-pub struct UserFields(Arc<user::User>);
+pub struct UserFields(UserRow);
 
 direct_object!(User, UserFields);
 
+/// A user's row as far as it was read: a byline's columns (with a page, when nothing
+/// else of its authors was asked for), or all of them. A field a card lacks loads the
+/// whole row, so a card is never an answer short of data.
+#[derive(Clone)]
+pub enum UserRow {
+    Card(Arc<user::Card>),
+    Full(Arc<user::User>),
+}
+
+impl UserRow {
+    fn id(&self) -> &str {
+        match self {
+            Self::Card(c) => &c.id,
+            Self::Full(u) => &u.id,
+        }
+    }
+
+    fn first_name(&self) -> Option<&String> {
+        match self {
+            Self::Card(c) => c.first_name.as_ref(),
+            Self::Full(u) => u.first_name.as_ref(),
+        }
+    }
+
+    fn last_name(&self) -> Option<&String> {
+        match self {
+            Self::Card(c) => c.last_name.as_ref(),
+            Self::Full(u) => u.last_name.as_ref(),
+        }
+    }
+
+    fn username(&self) -> Option<&String> {
+        match self {
+            Self::Card(c) => c.username.as_ref(),
+            Self::Full(u) => u.username.as_ref(),
+        }
+    }
+
+    fn image_url(&self) -> Option<&String> {
+        match self {
+            Self::Card(c) => c.image_url.as_ref(),
+            Self::Full(u) => u.image_url.as_ref(),
+        }
+    }
+
+    fn is_deleted(&self) -> bool {
+        match self {
+            Self::Card(c) => c.is_deleted(),
+            Self::Full(u) => u.is_deleted(),
+        }
+    }
+
+    fn display_name(&self) -> String {
+        let (first, last, username) = (self.first_name(), self.last_name(), self.username());
+        user::display_name(
+            first.map(String::as_str),
+            last.map(String::as_str),
+            username.map(String::as_str),
+        )
+        .unwrap_or_else(|| "Anonymous".to_owned())
+    }
+
+    /// The whole row: read already, or loaded now.
+    async fn full(&self, ctx: &Context<'_>) -> Result<Arc<user::User>> {
+        match self {
+            Self::Full(u) => Ok(u.clone()),
+            Self::Card(c) => {
+                let user = loader(ctx)?.load_one(UserKey(c.id.clone())).await.gql()?;
+                user.map(Arc::new)
+                    .ok_or(service::Error::NotFound("user"))
+                    .gql()
+            }
+        }
+    }
+}
+
 impl User {
     pub fn new(user: Arc<user::User>) -> Self {
-        Self(UserFields(user))
+        Self::of(UserRow::Full(user))
+    }
+
+    fn of(row: UserRow) -> Self {
+        Self(UserFields(row))
     }
 
     /// The `Node` interface's `id`.
     pub async fn id(&self, _: &Context<'_>) -> Result<ID> {
-        Ok(NodeId::User(self.0.0.id.clone()).encode())
+        Ok(NodeId::User(self.0.0.id().to_owned()).encode())
     }
 }
 
@@ -48,23 +128,36 @@ impl Direct for User {
     ) -> Option<Value> {
         let u = &self.0.0;
         Some(match name {
-            "id" => Value::String(NodeId::User(u.id.clone()).encode().0),
-            "clerkId" => fast::string(&u.id),
-            "displayName" => Value::String(display_name(u)),
-            "firstName" => fast::optional(u.first_name.as_ref()),
-            "lastName" => fast::optional(u.last_name.as_ref()),
-            "imageUrl" => fast::optional(u.image_url.as_ref()),
-            "role" => fast::enumeration(Role::from(u.effective_role())),
-            "createdAt" => fast::scalar(&u.created_at),
-            "email" => fast::optional(email(u, fast::viewer(ctx)?)),
-            _ => return None,
+            "id" => Value::String(NodeId::User(u.id().to_owned()).encode().0),
+            "clerkId" => fast::string(u.id()),
+            "displayName" => Value::String(u.display_name()),
+            "firstName" => fast::optional(u.first_name()),
+            "lastName" => fast::optional(u.last_name()),
+            "imageUrl" => fast::optional(u.image_url()),
+            _ => {
+                let UserRow::Full(u) = u else { return None };
+                match name {
+                    "role" => fast::enumeration(Role::from(u.effective_role())),
+                    "createdAt" => fast::scalar(&u.created_at),
+                    "email" => fast::optional(email(u, fast::viewer(ctx)?)),
+                    _ => return None,
+                }
+            }
         })
     }
 }
 
-fn display_name(u: &user::User) -> String {
-    user::display_name(u).unwrap_or_else(|| "Anonymous".to_owned())
-}
+/// The fields of `User` that a card answers (`UserRow::Card`); `authors_to_read` reads
+/// only a card when no other is selected.
+pub const CARD_FIELDS: &[&str] = &[
+    "__typename",
+    "id",
+    "clerkId",
+    "displayName",
+    "firstName",
+    "lastName",
+    "imageUrl",
+];
 
 /// Shown only to the user and to admins.
 fn email<'a>(u: &'a user::User, viewer: &Viewer) -> Option<&'a String> {
@@ -84,13 +177,14 @@ pub async fn author(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
 /// left to the loader.
 pub enum Author {
     Load(String),
-    Read(Arc<user::User>),
+    Read(UserRow),
 }
 
 impl Author {
-    pub fn of(author_id: &str, read: Option<user::User>) -> Self {
+    pub fn of(author_id: &str, read: Option<AuthorRow>) -> Self {
         match read {
-            Some(user) => Self::Read(Arc::new(user)),
+            Some(AuthorRow::Card(card)) => Self::Read(UserRow::Card(Arc::new(card))),
+            Some(AuthorRow::Full(user)) => Self::Read(UserRow::Full(Arc::new(user))),
             None => Self::Load(author_id.to_owned()),
         }
     }
@@ -98,7 +192,7 @@ impl Author {
     /// The author, unless the account is deleted.
     pub async fn resolve(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         match self {
-            Self::Read(user) => Ok((!user.is_deleted()).then(|| User::new(user.clone()))),
+            Self::Read(user) => Ok((!user.is_deleted()).then(|| User::of(user.clone()))),
             Self::Load(id) => author(ctx, id).await,
         }
     }
@@ -108,9 +202,9 @@ impl Author {
     pub fn fast(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> Option<Value> {
         match self {
             Self::Read(user) if user.is_deleted() => Some(Value::Null),
-            Self::Read(user) => fast::nested(ctx, field, |ctx| {
-                fast::fields(ctx, &User::new(user.clone()))
-            }),
+            Self::Read(user) => {
+                fast::nested(ctx, field, |ctx| fast::fields(ctx, &User::of(user.clone())))
+            }
             Self::Load(_) => None,
         }
     }
@@ -120,45 +214,46 @@ impl Author {
 impl UserFields {
     /// The global id of this user.
     async fn id(&self) -> ID {
-        NodeId::User(self.0.id.clone()).encode()
+        NodeId::User(self.0.id().to_owned()).encode()
     }
 
     /// The user's id at Clerk, the identity provider.
     async fn clerk_id(&self) -> &str {
-        &self.0.id
+        self.0.id()
     }
 
     /// The name to show: first and last name, else the username.
     async fn display_name(&self) -> String {
-        display_name(&self.0)
+        self.0.display_name()
     }
 
     async fn first_name(&self) -> Option<&str> {
-        self.0.first_name.as_deref()
+        self.0.first_name().map(String::as_str)
     }
 
     async fn last_name(&self) -> Option<&str> {
-        self.0.last_name.as_deref()
+        self.0.last_name().map(String::as_str)
     }
 
     /// The user's avatar.
     async fn image_url(&self) -> Option<&str> {
-        self.0.image_url.as_deref()
+        self.0.image_url().map(String::as_str)
     }
 
     /// What the user may do beyond posting.
-    async fn role(&self) -> Role {
-        self.0.effective_role().into()
+    async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
+        Ok(self.0.full(ctx).await?.effective_role().into())
     }
 
     /// When the account was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        Ok(self.0.full(ctx).await?.created_at)
     }
 
     /// The primary email address: shown only to the user and to admins.
-    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
-        Ok(email(&self.0, viewer(ctx)?).map(String::as_str))
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let user = self.0.full(ctx).await?;
+        Ok(email(&user, viewer(ctx)?).cloned())
     }
 
     /// Threads the user started, newest first.
@@ -175,9 +270,9 @@ impl UserFields {
             .window(&service::thread::BY_AUTHOR)
             .gql()?
             .probing(asks_whether_more(ctx));
-        let key = AuthorThreadsKey(self.0.id.clone(), window);
+        let key = AuthorThreadsKey(self.0.id().to_owned(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
-        let total = TotalSource::AuthorThreads(self.0.id.clone());
+        let total = TotalSource::AuthorThreads(self.0.id().to_owned());
         Ok(connection(page, total, Thread::new))
     }
 
@@ -195,9 +290,9 @@ impl UserFields {
             .window(&service::reply::BY_AUTHOR)
             .gql()?
             .probing(asks_whether_more(ctx));
-        let key = AuthorRepliesKey(self.0.id.clone(), window);
+        let key = AuthorRepliesKey(self.0.id().to_owned(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
-        let total = TotalSource::AuthorReplies(self.0.id.clone());
+        let total = TotalSource::AuthorReplies(self.0.id().to_owned());
         Ok(connection(page, total, Reply::new))
     }
 }

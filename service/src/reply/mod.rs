@@ -15,7 +15,7 @@ use crate::{
     any::any_of,
     clock,
     keyset::{self, Listing},
-    page::{Authored, Key, KeyKind, Ordering, Page, SortKey, Window},
+    page::{Authored, Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
 };
 
 pub use reply::Model as Reply;
@@ -93,8 +93,8 @@ pub static BY_AUTHOR: Ordering<Reply> = Ordering {
 pub struct ThreadReplies {
     pub order: ReplyOrder,
     pub window: Window,
-    /// Read each reply's author in the same statement.
-    pub with_authors: bool,
+    /// How much of each reply's author to read in the same statement.
+    pub authors: Authors,
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Reply>> {
@@ -118,7 +118,7 @@ pub async fn pages_in_threads(
         table: "thread_replies",
         ordering: query.order.ordering(),
         filters: &[],
-        with_authors: query.with_authors,
+        authors: query.authors,
     };
     keyset::pages_by_parent(db, &listing, "thread_id", thread_ids, &query.window, |r| {
         r.thread_id
@@ -136,7 +136,7 @@ pub async fn pages_by_authors(
         table: "thread_replies",
         ordering: &BY_AUTHOR,
         filters: &[],
-        with_authors: false,
+        authors: Authors::Skip,
     };
     keyset::pages_by_parent(db, &listing, "author_id", author_ids, window, |r| {
         r.author_id.clone()

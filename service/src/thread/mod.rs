@@ -17,7 +17,7 @@ use crate::{
     any::any_of,
     clock,
     keyset::{self, Listing},
-    page::{Authored, Key, KeyKind, Ordering, Page, SortKey, Window},
+    page::{Authored, Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
 };
 
 pub use thread::Model as Thread;
@@ -102,8 +102,8 @@ pub struct CategoryThreads {
     pub order: ThreadOrder,
     pub status: Option<Status>,
     pub window: Window,
-    /// Read each thread's author in the same statement.
-    pub with_authors: bool,
+    /// How much of each thread's author to read in the same statement.
+    pub authors: Authors,
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Thread>> {
@@ -132,7 +132,7 @@ pub async fn pages_in_categories(
         table: "threads",
         ordering: query.order.ordering(),
         filters: &filters,
-        with_authors: query.with_authors,
+        authors: query.authors,
     };
     keyset::pages_by_parent(
         db,
@@ -155,7 +155,7 @@ pub async fn pages_by_authors(
         table: "threads",
         ordering: &BY_AUTHOR,
         filters: &[],
-        with_authors: false,
+        authors: Authors::Skip,
     };
     keyset::pages_by_parent(db, &listing, "author_id", author_ids, window, |t| {
         t.author_id.clone()
