@@ -2,14 +2,14 @@
 
 use entity::category;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::{
     Error, Result, Viewer,
-    any::any_of,
+    any::by_keys,
     clock, db,
     keyset::{self, Listing},
     page::{Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
@@ -52,21 +52,12 @@ pub async fn count(db: &impl ConnectionTrait) -> Result<u64> {
 }
 
 pub async fn by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<Category>> {
-    Ok(category::Entity::find()
-        .filter(category::Column::Slug.eq(slug))
-        .one(db)
-        .await?)
+    let found = by_keys(db, "categories", "slug", &[slug.to_owned()]).await?;
+    Ok(found.into_iter().next())
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Category>> {
-    Ok(category::Entity::find()
-        .filter(any_of(
-            db.get_database_backend(),
-            category::Column::Id,
-            ids.to_vec(),
-        ))
-        .all(db)
-        .await?)
+    by_keys(db, "categories", "id", ids).await
 }
 
 /// A category to create.

@@ -187,6 +187,7 @@ macro_rules! rows_of_themselves {
 }
 
 rows_of_themselves!(
+    entity::user::Model,
     entity::category::Model,
     entity::thread::Model,
     entity::reply::Model

@@ -2,21 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use entity::user::{self, Role};
-use sea_orm::{ActiveEnum, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveEnum, ConnectionTrait, EntityTrait};
 
-use crate::{Error, Result, any::any_of, clock, sql::Sql};
+use crate::{Error, Result, any::by_keys, clock, sql::Sql};
 
 pub use user::Model as User;
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<User>> {
-    Ok(user::Entity::find()
-        .filter(any_of(
-            db.get_database_backend(),
-            user::Column::Id,
-            ids.to_vec(),
-        ))
-        .all(db)
-        .await?)
+    by_keys(db, "\"user\"", "id", ids).await
 }
 
 pub async fn by_id(db: &impl ConnectionTrait, id: &str) -> Result<Option<User>> {

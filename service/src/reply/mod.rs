@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     Result,
-    any::any_of,
+    any::{any_of, by_keys},
     clock,
     keyset::{self, Listing},
     page::{Authored, Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
@@ -98,14 +98,7 @@ pub struct ThreadReplies {
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Reply>> {
-    Ok(reply::Entity::find()
-        .filter(any_of(
-            db.get_database_backend(),
-            reply::Column::Id,
-            ids.to_vec(),
-        ))
-        .all(db)
-        .await?)
+    by_keys(db, "thread_replies", "id", ids).await
 }
 
 /// The requested page of replies for each thread, in one statement.

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     Result,
-    any::any_of,
+    any::{any_of, by_keys},
     clock,
     keyset::{self, Listing},
     page::{Authored, Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
@@ -107,14 +107,7 @@ pub struct CategoryThreads {
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Thread>> {
-    Ok(thread::Entity::find()
-        .filter(any_of(
-            db.get_database_backend(),
-            thread::Column::Id,
-            ids.to_vec(),
-        ))
-        .all(db)
-        .await?)
+    by_keys(db, "threads", "id", ids).await
 }
 
 pub async fn by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Thread>> {
