@@ -22,6 +22,7 @@ use super::{
     id::NodeId,
     loader::CategoryThreadsKey,
     thread::Thread,
+    timestamp,
 };
 
 /// A topic area of the forum. Every thread belongs to exactly one category.
@@ -55,7 +56,7 @@ impl Direct for Category {
             "id" => Value::String(NodeId::Category(c.id).encode().0),
             "slug" => fast::string(&c.slug),
             "name" => fast::string(&c.name),
-            "createdAt" => fast::scalar(&c.created_at),
+            "createdAt" => timestamp::value(&c.created_at),
             "threadCount" => fast::scalar(&c.thread_count),
             _ => return None,
         })

@@ -16,11 +16,13 @@ pub enum NodeId {
 
 impl NodeId {
     pub fn encode(&self) -> ID {
+        // Written into a buffer, not `format!`ed: a page encodes one id per row.
+        let mut buffer = [0; 9 + 32];
         let text = match self {
-            Self::Category(id) => format!("Category:{}", id.simple()),
-            Self::Thread(id) => format!("Thread:{}", id.simple()),
-            Self::Reply(id) => format!("Reply:{}", id.simple()),
-            Self::User(id) => format!("User:{id}"),
+            Self::Category(id) => kind_and_uuid(&mut buffer, b"Category:", id),
+            Self::Thread(id) => kind_and_uuid(&mut buffer, b"Thread:", id),
+            Self::Reply(id) => kind_and_uuid(&mut buffer, b"Reply:", id),
+            Self::User(id) => return ID(URL_SAFE_NO_PAD.encode([b"User:", id.as_bytes()].concat())),
         };
         ID(URL_SAFE_NO_PAD.encode(text))
     }
@@ -79,6 +81,14 @@ impl NodeId {
     }
 }
 
+/// `kind` then the uuid in lowercase hex without hyphens (`Uuid::simple`).
+fn kind_and_uuid<'a>(buffer: &'a mut [u8; 41], kind: &[u8], id: &Uuid) -> &'a [u8] {
+    let (head, tail) = buffer.split_at_mut(kind.len());
+    head.copy_from_slice(kind);
+    id.simple().encode_lower(&mut tail[..32]);
+    &buffer[..kind.len() + 32]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +107,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Ids are kept by clients: the text never changes (`Kind:` and the simple uuid).
+        #[test]
+        fn encoded_as_always(bits: u128, user in ".{1,40}") {
+            let uuid = Uuid::from_u128(bits);
+            let expected = |text: String| ID(URL_SAFE_NO_PAD.encode(text));
+            proptest::prop_assert_eq!(NodeId::Category(uuid).encode(), expected(format!("Category:{}", uuid.simple())));
+            proptest::prop_assert_eq!(NodeId::Thread(uuid).encode(), expected(format!("Thread:{}", uuid.simple())));
+            proptest::prop_assert_eq!(NodeId::Reply(uuid).encode(), expected(format!("Reply:{}", uuid.simple())));
+            proptest::prop_assert_eq!(NodeId::User(user.clone()).encode(), expected(format!("User:{user}")));
+        }
+
         #[test]
         fn any_text_decodes_or_is_refused(text in ".{0,100}") {
             let _ = NodeId::decode(&text);
@@ -110,6 +131,15 @@ mod tests {
                 proptest::prop_assert_eq!(NodeId::decode(&id.encode()), Some(id));
             }
         }
+    }
+
+    #[test]
+    fn a_known_id() {
+        let id = Uuid::parse_str("019fbaf2-6899-7a2e-8dc2-96841540792f").unwrap();
+        assert_eq!(
+            NodeId::Thread(id).encode().0,
+            "VGhyZWFkOjAxOWZiYWYyNjg5OTdhMmU4ZGMyOTY4NDE1NDA3OTJm"
+        );
     }
 
     #[test]

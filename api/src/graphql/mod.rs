@@ -16,6 +16,7 @@ mod mutation;
 mod node;
 mod reply;
 mod thread;
+mod timestamp;
 mod user;
 mod validated;
 

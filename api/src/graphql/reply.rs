@@ -14,6 +14,7 @@ use super::{
     id::NodeId,
     loader::{ThreadKey, ViewerVoteKey},
     thread::Thread,
+    timestamp,
     user::{Author, User},
 };
 
@@ -69,8 +70,8 @@ impl Direct for Reply {
         Some(match name {
             "id" => Value::String(NodeId::Reply(m.id).encode().0),
             "body" => fast::optional((!m.is_deleted()).then_some(&m.body)),
-            "createdAt" => fast::scalar(&m.created_at),
-            "editedAt" => fast::optional(m.edited_at.as_ref()),
+            "createdAt" => timestamp::value(&m.created_at),
+            "editedAt" => timestamp::optional(m.edited_at.as_ref()),
             "isDeleted" => fast::scalar(&m.is_deleted()),
             "author" => self.0.author.fast(ctx, field)?,
             "score" => fast::scalar(&m.score),

@@ -24,6 +24,7 @@ use super::{
     id::NodeId,
     loader::{CategoryKey, OthersRepliedKey, ThreadKey, ThreadRepliesKey},
     reply::Reply,
+    timestamp,
     user::{Author, User},
 };
 
@@ -67,9 +68,9 @@ impl Direct for Thread {
             "title" => fast::string(&m.title),
             "status" => fast::enumeration(ThreadStatus::from(m.status)),
             "isPinned" => fast::scalar(&m.is_pinned),
-            "createdAt" => fast::scalar(&m.created_at),
-            "editedAt" => fast::optional(m.edited_at.as_ref()),
-            "lastActivityAt" => fast::scalar(&m.last_activity_at),
+            "createdAt" => timestamp::value(&m.created_at),
+            "editedAt" => timestamp::optional(m.edited_at.as_ref()),
+            "lastActivityAt" => timestamp::value(&m.last_activity_at),
             "replyCount" => fast::scalar(&m.reply_count),
             "author" => self.0.author.fast(ctx, field)?,
             "viewerCanReply" => fast::scalar(&permissions::reply(fast::viewer(ctx)?, m).is_ok()),

@@ -18,6 +18,7 @@ use super::{
     loader::{AuthorRepliesKey, AuthorThreadsKey, UserKey},
     reply::Reply,
     thread::Thread,
+    timestamp,
 };
 
 /// A member of the forum, mirrored from Clerk.
@@ -138,7 +139,7 @@ impl Direct for User {
                 let UserRow::Full(u) = u else { return None };
                 match name {
                     "role" => fast::enumeration(Role::from(u.effective_role())),
-                    "createdAt" => fast::scalar(&u.created_at),
+                    "createdAt" => timestamp::value(&u.created_at),
                     "email" => fast::optional(email(u, fast::viewer(ctx)?)),
                     _ => return None,
                 }
