@@ -180,16 +180,20 @@ async fn main() -> Result<(), BoxError> {
     let salt = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    for (e, (endpoint, endpoint_url)) in endpoints.into_iter().enumerate() {
-        // A seed per endpoint and target, so that no run replays another's votes.
-        let seed = |target: u64, workload: Workload| {
-            let salt = if workload == Workload::CastVote {
-                salt
-            } else {
-                0
-            };
-            args.seed + 1000 * e as u64 + target + salt
+    // A seed per endpoint and target, so that no run replays another's votes.
+    let seed = |e: usize, target: u64, workload: Workload| {
+        let salt = if workload == Workload::CastVote {
+            salt
+        } else {
+            0
         };
+        args.seed + 1000 * e as u64 + target + salt
+    };
+    // One server per endpoint, all started before the first measurement: each workload
+    // then takes its slices on every endpoint in turn, so that the pooled-to-direct
+    // ratio, like the service-to-SQL one, is not the machine's drift.
+    let mut started = Vec::new();
+    for (endpoint, endpoint_url) in endpoints {
         let env = [
             ("DATABASE_URL", endpoint_url.clone()),
             ("DIRECT_DATABASE_URL", url.clone()),
@@ -213,59 +217,65 @@ async fn main() -> Result<(), BoxError> {
                 .connect(&endpoint_url)
                 .await?,
         });
-        let metrics = http_client(1);
-        for &workload in &workloads {
-            let run = |target: &'static str, seed: u64, duration: Duration| {
-                let shared = targets.clone();
-                drive(args.concurrency, duration, seed, move |mut rng| {
-                    let shared = shared.clone();
-                    async move {
-                        let result = match target {
-                            "service" => workload::service(workload, &shared, &mut rng).await,
-                            _ => {
-                                workload::sql(workload, &shared.data, &shared.pool, &mut rng).await
-                            }
-                        };
-                        (rng, result)
-                    }
-                })
-            };
-            // The service and its ceiling take turns in short slices, so that the
-            // machine's drift (it is shared) falls on both sides of a ratio alike.
-            let mut samples: [Vec<Sample>; 2] = Default::default();
-            let mut clocks = [Clock::default(); 2];
-            let mut counted = Counters::default();
-            for round in 0..args.rounds {
+        started.push((endpoint, server, targets, idle));
+    }
+    let metrics = http_client(1);
+    let mut rows: Vec<Vec<Row>> = started.iter().map(|_| Vec::new()).collect();
+    for &workload in &workloads {
+        let run = |targets: &Arc<Targets>, target: &'static str, seed: u64, duration: Duration| {
+            let shared = targets.clone();
+            drive(args.concurrency, duration, seed, move |mut rng| {
+                let shared = shared.clone();
+                async move {
+                    let result = match target {
+                        "service" => workload::service(workload, &shared, &mut rng).await,
+                        _ => workload::sql(workload, &shared.data, &shared.pool, &mut rng).await,
+                    };
+                    (rng, result)
+                }
+            })
+        };
+        // The service and its ceiling, on each endpoint, take turns in short slices, so
+        // that the machine's drift (it is shared) falls on both sides of a ratio alike.
+        let mut samples: Vec<[Vec<Sample>; 2]> =
+            started.iter().map(|_| Default::default()).collect();
+        let mut clocks = vec![[Clock::default(); 2]; started.len()];
+        let mut counted = vec![Counters::default(); started.len()];
+        for round in 0..args.rounds {
+            for (e, (_, server, targets, _)) in started.iter().enumerate() {
                 for (t, target) in TARGETS.into_iter().enumerate() {
-                    let seed = seed(t as u64, workload) + 100 * u64::from(round);
+                    let seed = seed(e, t as u64, workload) + 100 * u64::from(round);
                     if round == 0 {
-                        run(target, seed + 50, args.warmup).await;
+                        run(targets, target, seed + 50, args.warmup).await;
                     }
                     let before = (
                         server.counters(&metrics).await?,
                         Clock::now(Some(server.pid())),
                     );
-                    let sample = run(target, seed, args.duration / args.rounds).await;
+                    let sample = run(targets, target, seed, args.duration / args.rounds).await;
                     let after = (
                         server.counters(&metrics).await?,
                         Clock::now(Some(server.pid())),
                     );
-                    clocks[t] = clocks[t].plus(after.1.since(before.1));
+                    clocks[e][t] = clocks[e][t].plus(after.1.since(before.1));
                     if target == "service" {
-                        counted = counted.plus(after.0.since(before.0));
+                        counted[e] = counted[e].plus(after.0.since(before.0));
                     }
-                    samples[t].push(sample);
+                    samples[e][t].push(sample);
                 }
             }
-            for ((target, samples), clock) in TARGETS.into_iter().zip(samples).zip(clocks) {
+        }
+        for (e, (endpoint, ..)) in started.iter().enumerate() {
+            let samples = std::mem::take(&mut samples[e]);
+            for ((target, samples), clock) in TARGETS.into_iter().zip(samples).zip(clocks[e]) {
                 let stats = Stats::of(samples);
                 let per_request = match target {
-                    "service" => counted.statements_per_request(),
+                    "service" => counted[e].statements_per_request(),
                     _ => f64::from(workload.sql_statements()),
                 };
                 let cpu = clock.per_request(stats.requests as f64);
                 print_row(endpoint, workload, target, per_request, cpu, &stats);
-                report.rows.push(Row {
+                rows[e].push(Row {
                     endpoint,
                     workload,
                     target,
@@ -275,6 +285,9 @@ async fn main() -> Result<(), BoxError> {
                 });
             }
         }
+    }
+    report.rows = rows.into_iter().flatten().collect();
+    for (endpoint, server, targets, idle) in started {
         let peak = server.peak_rss_kb().unwrap_or(0);
         report.memory.push(Memory {
             endpoint,
@@ -357,6 +370,41 @@ fn table(report: &Report) -> String {
             sql.cpu_ms_per_request.rest(),
             service.stats.errors + sql.stats.errors,
         ));
+    }
+    let rps = |endpoint: &str, workload: Workload, target: &str| {
+        report
+            .rows
+            .iter()
+            .find(|r| r.endpoint == endpoint && r.workload == workload && r.target == target)
+            .map(|r| r.stats.rps)
+    };
+    let pooled: Vec<Workload> = report
+        .rows
+        .iter()
+        .filter(|r| r.endpoint == "pgbouncer" && r.target == "service")
+        .map(|r| r.workload)
+        .collect();
+    if !pooled.is_empty() {
+        out.push_str(
+            "\n| workload | service through PgBouncer / direct | SQL through PgBouncer / direct |\n|---|---:|---:|\n",
+        );
+        for workload in pooled {
+            let share = |target| match (
+                rps("pgbouncer", workload, target),
+                rps("direct", workload, target),
+            ) {
+                (Some(pooled), Some(direct)) => {
+                    format!("{:.2}", pooled / direct.max(f64::MIN_POSITIVE))
+                }
+                _ => "–".to_owned(),
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                workload.name(),
+                share("service"),
+                share("sql")
+            ));
+        }
     }
     out.push_str("\n| endpoint | idle RSS | peak RSS |\n|---|---:|---:|\n");
     for m in &report.memory {
