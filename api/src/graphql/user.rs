@@ -38,55 +38,52 @@ pub enum UserRow {
     Full(Arc<user::User>),
 }
 
+/// What a card and a whole row both hold.
+struct Byline<'a> {
+    id: &'a str,
+    username: Option<&'a String>,
+    first_name: Option<&'a String>,
+    last_name: Option<&'a String>,
+    image_url: Option<&'a String>,
+    deleted: bool,
+}
+
 impl UserRow {
+    fn byline(&self) -> Byline<'_> {
+        match self {
+            Self::Card(c) => Byline {
+                id: &c.id,
+                username: c.username.as_ref(),
+                first_name: c.first_name.as_ref(),
+                last_name: c.last_name.as_ref(),
+                image_url: c.image_url.as_ref(),
+                deleted: c.is_deleted(),
+            },
+            Self::Full(u) => Byline {
+                id: &u.id,
+                username: u.username.as_ref(),
+                first_name: u.first_name.as_ref(),
+                last_name: u.last_name.as_ref(),
+                image_url: u.image_url.as_ref(),
+                deleted: u.is_deleted(),
+            },
+        }
+    }
+
     fn id(&self) -> &str {
-        match self {
-            Self::Card(c) => &c.id,
-            Self::Full(u) => &u.id,
-        }
-    }
-
-    fn first_name(&self) -> Option<&String> {
-        match self {
-            Self::Card(c) => c.first_name.as_ref(),
-            Self::Full(u) => u.first_name.as_ref(),
-        }
-    }
-
-    fn last_name(&self) -> Option<&String> {
-        match self {
-            Self::Card(c) => c.last_name.as_ref(),
-            Self::Full(u) => u.last_name.as_ref(),
-        }
-    }
-
-    fn username(&self) -> Option<&String> {
-        match self {
-            Self::Card(c) => c.username.as_ref(),
-            Self::Full(u) => u.username.as_ref(),
-        }
-    }
-
-    fn image_url(&self) -> Option<&String> {
-        match self {
-            Self::Card(c) => c.image_url.as_ref(),
-            Self::Full(u) => u.image_url.as_ref(),
-        }
+        self.byline().id
     }
 
     fn is_deleted(&self) -> bool {
-        match self {
-            Self::Card(c) => c.is_deleted(),
-            Self::Full(u) => u.is_deleted(),
-        }
+        self.byline().deleted
     }
 
     fn display_name(&self) -> String {
-        let (first, last, username) = (self.first_name(), self.last_name(), self.username());
+        let b = self.byline();
         user::display_name(
-            first.map(String::as_str),
-            last.map(String::as_str),
-            username.map(String::as_str),
+            b.first_name.map(String::as_str),
+            b.last_name.map(String::as_str),
+            b.username.map(String::as_str),
         )
         .unwrap_or_else(|| "Anonymous".to_owned())
     }
@@ -132,9 +129,9 @@ impl Direct for User {
             "id" => Value::String(NodeId::User(u.id().to_owned()).encode().0),
             "clerkId" => fast::string(u.id()),
             "displayName" => Value::String(u.display_name()),
-            "firstName" => fast::optional(u.first_name()),
-            "lastName" => fast::optional(u.last_name()),
-            "imageUrl" => fast::optional(u.image_url()),
+            "firstName" => fast::optional(u.byline().first_name),
+            "lastName" => fast::optional(u.byline().last_name),
+            "imageUrl" => fast::optional(u.byline().image_url),
             _ => {
                 let UserRow::Full(u) = u else { return None };
                 match name {
@@ -229,16 +226,16 @@ impl UserFields {
     }
 
     async fn first_name(&self) -> Option<&str> {
-        self.0.first_name().map(String::as_str)
+        self.0.byline().first_name.map(String::as_str)
     }
 
     async fn last_name(&self) -> Option<&str> {
-        self.0.last_name().map(String::as_str)
+        self.0.byline().last_name.map(String::as_str)
     }
 
     /// The user's avatar.
     async fn image_url(&self) -> Option<&str> {
-        self.0.image_url().map(String::as_str)
+        self.0.byline().image_url.map(String::as_str)
     }
 
     /// What the user may do beyond posting.
