@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::user::{self, Role};
-use sea_orm::{ActiveEnum, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveEnum, ConnectionTrait};
 
 use crate::{Error, Result, any::by_keys, clock, sql::Sql};
 
@@ -13,7 +13,7 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Use
 }
 
 pub async fn by_id(db: &impl ConnectionTrait, id: &str) -> Result<Option<User>> {
-    Ok(user::Entity::find_by_id(id).one(db).await?)
+    Ok(by_ids(db, &[id.to_owned()]).await?.into_iter().next())
 }
 
 /// The columns of a user that a byline shows (its name and avatar, and whether the

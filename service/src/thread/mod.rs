@@ -110,10 +110,6 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Threa
     by_keys(db, "threads", "id", ids).await
 }
 
-pub async fn by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Thread>> {
-    Ok(thread::Entity::find_by_id(id).one(db).await?)
-}
-
 /// The requested page of threads for each category, in one statement.
 pub async fn pages_in_categories(
     db: &impl ConnectionTrait,
