@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 use service::{
+    Db,
     db::{self, PoolOptions},
     pooler::{self, Endpoint},
 };
@@ -88,8 +89,8 @@ pub async fn open(
     config: &DatabaseConfig,
     pool: &PoolOptions,
     metrics: &Arc<Metrics>,
-) -> Result<DatabaseConnection, DbErr> {
-    let mut db = db::connect(&config.url(), pool).await?;
+) -> Result<Db, DbErr> {
+    let mut db = Db::new(db::connect(&config.url(), pool).await?);
     let counter: Arc<Metrics> = metrics.clone();
     db.set_metric_callback(move |info| counter.statement(info.failed));
     Ok(db)

@@ -2,7 +2,7 @@
 
 use std::{ops::Deref, sync::Arc};
 
-use sea_orm::DatabaseConnection;
+use service::Db;
 
 use crate::{
     auth::Auth, config::Config, graphql::Engine, metrics::Metrics, ratelimit::RateLimiter,
@@ -13,7 +13,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub config: Config,
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub graphql: Engine,
     pub metrics: Arc<Metrics>,
     pub auth: Auth,

@@ -8,6 +8,8 @@ pub mod clock;
 mod count;
 pub mod db;
 pub mod error;
+mod handle;
+mod kept;
 mod keyset;
 mod lock;
 pub mod page;
@@ -25,4 +27,5 @@ pub mod viewer;
 pub mod vote;
 
 pub use error::{Error, Result};
+pub use handle::Db;
 pub use viewer::Viewer;

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{category, reply, thread, user, vote};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    TransactionSession, TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::{Result, clock, db};
@@ -133,7 +136,10 @@ const VOTES: [(usize, usize, usize, i16); 9] = [
 ];
 
 /// Seeds the demo forum if there are no categories yet. Returns whether it did.
-pub async fn demo_if_empty(db: &DatabaseConnection) -> Result<bool> {
+pub async fn demo_if_empty<C>(db: &C) -> Result<bool>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     let txn = db::begin_write(db).await?;
     if category::Entity::find().count(&txn).await? > 0 {
         return Ok(false);

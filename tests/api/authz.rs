@@ -146,11 +146,7 @@ backend_test! {
     }
 }
 
-async fn set_status(
-    db: &sea_orm::DatabaseConnection,
-    thread: &thread::Model,
-    status: thread::Status,
-) {
+async fn set_status(db: &service::Db, thread: &thread::Model, status: thread::Status) {
     use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
     let mut active = thread.clone().into_active_model();
     active.status = Set(status);

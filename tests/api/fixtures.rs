@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use entity::{category, reply, thread, user, vote};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
+use service::Db;
 use uuid::Uuid;
 
 static TICK: AtomicI64 = AtomicI64::new(0);
@@ -19,7 +20,7 @@ pub fn tick() -> DateTime<Utc> {
     base + Duration::milliseconds(TICK.fetch_add(1, Ordering::Relaxed))
 }
 
-pub async fn user(db: &DatabaseConnection, id: &str, role: user::Role) -> user::Model {
+pub async fn user(db: &Db, id: &str, role: user::Role) -> user::Model {
     let now = tick();
     user::Model {
         id: id.to_owned(),
@@ -41,7 +42,7 @@ pub async fn user(db: &DatabaseConnection, id: &str, role: user::Role) -> user::
     .unwrap()
 }
 
-pub async fn users(db: &DatabaseConnection, prefix: &str, n: usize) -> Vec<user::Model> {
+pub async fn users(db: &Db, prefix: &str, n: usize) -> Vec<user::Model> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(user(db, &format!("{prefix}_{i}"), user::Role::Member).await);
@@ -49,7 +50,7 @@ pub async fn users(db: &DatabaseConnection, prefix: &str, n: usize) -> Vec<user:
     out
 }
 
-pub async fn category(db: &DatabaseConnection, slug: &str) -> category::Model {
+pub async fn category(db: &Db, slug: &str) -> category::Model {
     category::Model {
         id: Uuid::now_v7(),
         slug: slug.to_owned(),
@@ -65,7 +66,7 @@ pub async fn category(db: &DatabaseConnection, slug: &str) -> category::Model {
 
 /// A thread whose posts are by `authors` in turn (the first post opens it).
 pub async fn thread(
-    db: &DatabaseConnection,
+    db: &Db,
     category: &category::Model,
     authors: &[&user::Model],
     title: &str,
@@ -132,7 +133,7 @@ pub async fn thread(
 }
 
 /// Records `voter`'s vote on `reply` and adjusts the reply's tallies.
-pub async fn vote(db: &DatabaseConnection, reply: &reply::Model, voter: &user::Model, value: i16) {
+pub async fn vote(db: &Db, reply: &reply::Model, voter: &user::Model, value: i16) {
     vote::Model {
         reply_id: reply.id,
         voter_id: voter.id.clone(),
@@ -164,14 +165,14 @@ pub async fn vote(db: &DatabaseConnection, reply: &reply::Model, voter: &user::M
         .unwrap();
 }
 
-pub async fn pin(db: &DatabaseConnection, thread: &thread::Model) {
+pub async fn pin(db: &Db, thread: &thread::Model) {
     let mut active = thread.clone().into_active_model();
     active.is_pinned = sea_orm::Set(true);
     active.update(db).await.unwrap();
 }
 
 /// Marks new activity on a thread (as a reply would).
-pub async fn touch(db: &DatabaseConnection, thread: &thread::Model) {
+pub async fn touch(db: &Db, thread: &thread::Model) {
     let mut active = thread.clone().into_active_model();
     active.last_activity_at = sea_orm::Set(tick());
     active.update(db).await.unwrap();
@@ -179,7 +180,7 @@ pub async fn touch(db: &DatabaseConnection, thread: &thread::Model) {
 
 /// `n` one-post threads in `category`, by `authors` in turn, in a few statements.
 pub async fn bulk_threads(
-    db: &DatabaseConnection,
+    db: &Db,
     category: &category::Model,
     authors: &[user::Model],
     n: usize,
@@ -250,7 +251,7 @@ pub async fn bulk_threads(
 }
 
 /// Checks every counter against a fresh aggregate over the rows it summarizes.
-pub async fn assert_counters_exact(db: &DatabaseConnection) {
+pub async fn assert_counters_exact(db: &Db) {
     use sea_orm::{ConnectionTrait, Statement};
     let checks = [
         (

@@ -21,8 +21,8 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use migration::MigratorTrait;
-use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
+use service::Db;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use tokio::sync::{Mutex, oneshot};
 use uuid::Uuid;
@@ -258,7 +258,7 @@ pub fn spawn_binary(
 pub struct TestApp {
     pub addr: SocketAddr,
     /// The app's own pool and counters (absent for a server in another process).
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub metrics: Arc<Metrics>,
     client: Client<HttpConnector, Full<Bytes>>,
     shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
@@ -336,7 +336,7 @@ impl TestApp {
     pub fn remote(addr: SocketAddr) -> Self {
         Self {
             addr,
-            db: DatabaseConnection::default(),
+            db: Db::default(),
             metrics: Arc::default(),
             client: Client::builder(TokioExecutor::new()).build_http(),
             shutdown: std::sync::Mutex::default(),

@@ -186,7 +186,7 @@ backend_test! {
     }
 }
 
-fn uuid_literal(db: &DatabaseConnection, id: uuid::Uuid) -> String {
+fn uuid_literal(db: &impl ConnectionTrait, id: uuid::Uuid) -> String {
     match db.get_database_backend() {
         DbBackend::Postgres => format!("'{id}'"),
         _ => format!("X'{}'", id.simple()),

@@ -10,7 +10,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use axum::http::HeaderMap;
 use jsonwebtoken::DecodingKey;
-use sea_orm::DatabaseConnection;
+use service::Db;
 use service::Viewer;
 
 use crate::config::IdentityConfig;
@@ -85,11 +85,7 @@ impl Auth {
 
     /// Who is asking. A valid token whose user has no row yet gets one, so a user can post
     /// before Clerk's webhook arrives; a deleted account stays deleted.
-    pub async fn viewer(
-        &self,
-        db: &DatabaseConnection,
-        headers: &HeaderMap,
-    ) -> Result<Identity, ViewerError> {
+    pub async fn viewer(&self, db: &Db, headers: &HeaderMap) -> Result<Identity, ViewerError> {
         let unauthenticated = |e: token::TokenError| ViewerError::Unauthenticated(e.to_string());
         let Some(token) = token::presented(headers).map_err(unauthenticated)? else {
             return Ok(Identity::default());

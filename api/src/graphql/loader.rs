@@ -6,7 +6,7 @@ use std::{collections::HashMap, hash::Hash, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 use entity::thread::Status;
-use sea_orm::DatabaseConnection;
+use service::Db;
 use service::{
     Error, Viewer,
     category::{self, Category},
@@ -19,7 +19,7 @@ use service::{
 use uuid::Uuid;
 
 pub struct ForumLoader {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub viewer: Viewer,
     /// The viewer's row, as the edge read it.
     pub me: Option<Arc<service::user::User>>,

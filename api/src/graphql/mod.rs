@@ -26,7 +26,7 @@ use async_graphql::{
     BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema,
     ServerError, ValidationMode, Value, dataloader::DataLoader,
 };
-use sea_orm::DatabaseConnection;
+use service::Db;
 
 use crate::auth::Identity;
 
@@ -174,12 +174,7 @@ impl Engine {
     }
 
     /// Executes the prepared operations for `identity`, each with its own loader.
-    pub async fn run(
-        &self,
-        prepared: Prepared,
-        db: &DatabaseConnection,
-        identity: &Identity,
-    ) -> BatchResponse {
+    pub async fn run(&self, prepared: Prepared, db: &Db, identity: &Identity) -> BatchResponse {
         let mut responses = batch::run(|spawner| async move {
             let mut responses = Vec::with_capacity(prepared.operations.len());
             for operation in prepared.operations {

@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
+use crate::state::AppState;
 use axum::{
     extract::State,
     http::{StatusCode, header},
     response::IntoResponse,
 };
-use sea_orm::DatabaseConnection;
-
-use crate::state::AppState;
 
 /// The process answers.
 pub async fn healthz() -> &'static str {
@@ -35,20 +33,6 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(pool_stats(&state.db)),
+        state.metrics.render(state.db.pool_stats()),
     )
-}
-
-fn pool_stats(db: &DatabaseConnection) -> Option<(u32, usize)> {
-    match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => {
-            let pool = db.get_postgres_connection_pool();
-            Some((pool.size(), pool.num_idle()))
-        }
-        sea_orm::DbBackend::Sqlite => {
-            let pool = db.get_sqlite_connection_pool();
-            Some((pool.size(), pool.num_idle()))
-        }
-        _ => None,
-    }
 }

@@ -8,7 +8,7 @@ mod thread;
 mod vote;
 
 use async_graphql::{Context, MergedObject, Result};
-use sea_orm::DatabaseConnection;
+use service::Db;
 use service::Viewer;
 
 use super::context::{loader, viewer};
@@ -23,6 +23,6 @@ pub struct Mutation(
 );
 
 /// The database and the viewer a mutation acts with.
-fn acting<'a>(ctx: &Context<'a>) -> Result<(&'a DatabaseConnection, &'a Viewer)> {
+fn acting<'a>(ctx: &Context<'a>) -> Result<(&'a Db, &'a Viewer)> {
     Ok((&loader(ctx)?.loader().db, viewer(ctx)?))
 }
