@@ -5,7 +5,7 @@
 
 use std::{
     path::PathBuf,
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -14,8 +14,9 @@ use bench::{
     driver::{Sample, Stats, drive},
     generate::{self, BoxError, Scale, with_database},
     pgbouncer::Pgbouncer,
+    rng::Rng,
     server::{Counters, Server, http_client},
-    workload::{self, Data, Targets, Workload},
+    workload::{self, Ceiling, Data, Source, Targets, Workload},
 };
 use clap::Parser;
 use serde::Serialize;
@@ -62,6 +63,30 @@ struct Args {
     /// Only these workloads (comma-separated kebab-case names).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// How the hand-written SQL takes its connections.
+    #[arg(long, value_enum, default_value_t = Ceiling::Pool)]
+    ceiling: Ceiling,
+}
+
+/// One request of hand-written SQL, on connections taken as `how` says.
+async fn ceiling(
+    workload: Workload,
+    targets: &Targets,
+    how: Ceiling,
+    rng: &mut Rng,
+) -> Result<(), String> {
+    match how {
+        Ceiling::Pool => {
+            let mut source = Source::pooled(&targets.pool);
+            workload::sql(workload, &targets.data, &mut source, rng).await
+        }
+        Ceiling::Kept => {
+            let mut source = Source::kept(targets).await?;
+            workload::sql(workload, &targets.data, &mut source, rng).await?;
+            source.keep(targets);
+            Ok(())
+        }
+    }
 }
 
 fn duration(value: &str) -> Result<Duration, String> {
@@ -95,6 +120,7 @@ struct Report {
     generated: Option<generate::Summary>,
     concurrency: usize,
     seconds_per_run: f64,
+    ceiling: Ceiling,
     rows: Vec<Row>,
     memory: Vec<Memory>,
 }
@@ -155,6 +181,7 @@ async fn main() -> Result<(), BoxError> {
         generated,
         concurrency: args.concurrency,
         seconds_per_run: args.duration.as_secs_f64(),
+        ceiling: args.ceiling,
         rows: Vec::new(),
         memory: Vec::new(),
     };
@@ -216,6 +243,7 @@ async fn main() -> Result<(), BoxError> {
                 .test_before_acquire(false)
                 .connect(&endpoint_url)
                 .await?,
+            kept: Mutex::default(),
         });
         started.push((endpoint, server, targets, idle));
     }
@@ -229,7 +257,7 @@ async fn main() -> Result<(), BoxError> {
                 async move {
                     let result = match target {
                         "service" => workload::service(workload, &shared, &mut rng).await,
-                        _ => workload::sql(workload, &shared.data, &shared.pool, &mut rng).await,
+                        _ => ceiling(workload, &shared, args.ceiling, &mut rng).await,
                     };
                     (rng, result)
                 }
@@ -343,10 +371,15 @@ fn print_row(
 /// The report as a Markdown table, with the service's share of the SQL ceiling.
 fn table(report: &Report) -> String {
     let mut out = format!(
-        "{} cores, {}; scale {}; {} clients, {:.0} s per run\n\n\
+        "{} cores, {}; scale {}; {} clients, {:.0} s per run; SQL connections: {:?}\n\n\
          | endpoint | workload | service req/s | SQL req/s | ratio | service p50/p90/p99 ms | SQL p50/p90/p99 ms | p99 ratio | stmts/req (service, SQL) | CPU ms/req: server / load gen / Postgres / PgBouncer / rest | SQL CPU ms/req: load gen / Postgres / PgBouncer / rest | errors |\n\
          |---|---|---:|---:|---:|---|---|---:|---|---|---|---:|\n",
-        report.cores, report.machine, report.scale.name, report.concurrency, report.seconds_per_run
+        report.cores,
+        report.machine,
+        report.scale.name,
+        report.concurrency,
+        report.seconds_per_run,
+        report.ceiling,
     );
     for pair in report.rows.chunks(2) {
         let [service, sql] = pair else { continue };

@@ -1,13 +1,20 @@
 //! The four workloads (with the thread page in three shapes), each as a GraphQL request to
 //! the service and as the hand-written SQL that answers the same question: the ceiling.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use chrono::Utc;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, body::Bytes};
 use serde_json::json;
-use sqlx::{PgPool, Row, postgres::PgRow};
+use std::ops::{Deref, DerefMut};
+
+use sqlx::{
+    Connection, PgConnection, PgPool, Postgres, Row, pool::PoolConnection, postgres::PgRow,
+};
 use uuid::Uuid;
 
 use api::graphql::NodeId;
@@ -219,7 +226,7 @@ fn memmem(haystack: &[u8], needle: &[u8]) -> bool {
 pub async fn sql(
     workload: Workload,
     data: &Data,
-    pool: &PgPool,
+    source: &mut Source<'_>,
     rng: &mut Rng,
 ) -> Result<(), String> {
     let e = |e: sqlx::Error| e.to_string();
@@ -228,7 +235,7 @@ pub async fn sql(
             let categories: Vec<PgRow> = sqlx::query(
                 "SELECT id, slug, name, thread_count FROM categories ORDER BY name, id LIMIT 20",
             )
-            .fetch_all(pool)
+            .fetch_all(&mut *source.conn().await.map_err(e)?)
             .await
             .map_err(e)?;
             let ids: Vec<Uuid> = categories.iter().map(|r| r.get("id")).collect();
@@ -241,7 +248,7 @@ pub async fn sql(
                  JOIN \"user\" u ON u.id = t.author_id",
             )
             .bind(ids)
-            .fetch_all(pool)
+            .fetch_all(&mut *source.conn().await.map_err(e)?)
             .await
             .map_err(e)?;
         }
@@ -249,7 +256,7 @@ pub async fn sql(
             let category: PgRow =
                 sqlx::query("SELECT id, name, thread_count FROM categories WHERE slug = $1")
                     .bind(rng.pick(&data.slugs))
-                    .fetch_one(pool)
+                    .fetch_one(&mut *source.conn().await.map_err(e)?)
                     .await
                     .map_err(e)?;
             let id: Uuid = category.get("id");
@@ -260,7 +267,7 @@ pub async fn sql(
                  ORDER BY t.is_pinned DESC, t.last_activity_at DESC, t.id DESC LIMIT 26",
             )
             .bind(id)
-            .fetch_all(pool)
+            .fetch_all(&mut *source.conn().await.map_err(e)?)
             .await
             .map_err(e)?;
         }
@@ -276,7 +283,7 @@ pub async fn sql(
             };
             sqlx::query("SELECT id, title, status, reply_count FROM threads WHERE id = $1")
                 .bind(id)
-                .fetch_one(pool)
+                .fetch_one(&mut *source.conn().await.map_err(e)?)
                 .await
                 .map_err(e)?;
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -286,7 +293,7 @@ pub async fn sql(
                  ORDER BY {order} LIMIT 51"
             )))
             .bind(id)
-            .fetch_all(pool)
+            .fetch_all(&mut *source.conn().await.map_err(e)?)
             .await
             .map_err(e)?;
         }
@@ -294,7 +301,8 @@ pub async fn sql(
             let (reply, voter, up) = vote(data, rng);
             let voter = &data.voters[voter].0;
             let value: i16 = if up { 1 } else { -1 };
-            let mut txn = pool.begin().await.map_err(e)?;
+            let mut conn = source.conn().await.map_err(e)?;
+            let mut txn = conn.begin().await.map_err(e)?;
             sqlx::query("SELECT role, deleted_at FROM \"user\" WHERE id = $1")
                 .bind(voter)
                 .fetch_one(&mut *txn)
@@ -355,4 +363,83 @@ pub struct Targets {
     pub client: HttpClient,
     pub graphql_url: String,
     pub pool: PgPool,
+    /// The hand-written SQL's connections between requests, for `Ceiling::Kept`.
+    pub kept: Mutex<Vec<PoolConnection<Postgres>>>,
+}
+
+/// How the hand-written SQL takes its connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ceiling {
+    /// From sqlx's pool for each statement, as a plain sqlx program does (sqlx pings each
+    /// connection given back: a round trip per statement).
+    Pool,
+    /// One connection per request, kept between requests without that ping, as the
+    /// service keeps its reads' connections.
+    Kept,
+}
+
+/// The connection(s) one request of hand-written SQL runs on.
+pub struct Source<'a> {
+    pool: &'a PgPool,
+    held: Option<PoolConnection<Postgres>>,
+}
+
+impl<'a> Source<'a> {
+    /// Each statement from the pool.
+    pub fn pooled(pool: &'a PgPool) -> Self {
+        Self { pool, held: None }
+    }
+
+    /// Every statement on `targets`' kept connection (or a new one from the pool).
+    pub async fn kept(targets: &'a Targets) -> Result<Self, String> {
+        let kept = targets.kept.lock().map_or(None, |mut kept| kept.pop());
+        let held = match kept {
+            Some(conn) => conn,
+            None => targets.pool.acquire().await.map_err(|e| e.to_string())?,
+        };
+        Ok(Self {
+            pool: &targets.pool,
+            held: Some(held),
+        })
+    }
+
+    /// Gives a kept connection back for the next request (after a request that succeeded).
+    pub fn keep(self, targets: &Targets) {
+        if let (Some(conn), Ok(mut kept)) = (self.held, targets.kept.lock()) {
+            kept.push(conn);
+        }
+    }
+
+    async fn conn(&mut self) -> Result<Conn<'_>, sqlx::Error> {
+        Ok(match &mut self.held {
+            Some(conn) => Conn::Held(conn),
+            None => Conn::Pooled(self.pool.acquire().await?),
+        })
+    }
+}
+
+enum Conn<'a> {
+    Held(&'a mut PoolConnection<Postgres>),
+    Pooled(PoolConnection<Postgres>),
+}
+
+impl Deref for Conn<'_> {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Self::Held(conn) => conn,
+            Self::Pooled(conn) => conn,
+        }
+    }
+}
+
+impl DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Self::Held(conn) => conn,
+            Self::Pooled(conn) => conn,
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod fixtures;
 mod host;
 mod hostile;
 mod identity;
+mod kept;
 mod migrations;
 mod pooled;
 mod read;
