@@ -322,6 +322,10 @@ async fn main() -> Result<(), BoxError> {
             idle_rss_kib: idle,
             peak_rss_kib: peak,
         });
+        // `close` waits for every connection, the ceiling's kept ones too.
+        if let Ok(mut kept) = targets.kept.lock() {
+            kept.clear();
+        }
         targets.pool.close().await;
         server.stop();
     }

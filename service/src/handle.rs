@@ -191,7 +191,6 @@ impl TransactionTrait for Db {
         self.orm.begin_with_options(options).await
     }
 
-    /// The writer mark lasts the whole callback here (reads meanwhile are not kept).
     async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
     where
         F: for<'c> FnOnce(
@@ -202,10 +201,10 @@ impl TransactionTrait for Db {
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        let _writer = self.writer();
-        self.orm.transaction(callback).await
+        self.transaction_with_config(callback, None, None).await
     }
 
+    /// The writer mark lasts the whole callback here (reads meanwhile are not kept).
     async fn transaction_with_config<F, T, E>(
         &self,
         callback: F,
