@@ -24,6 +24,7 @@ pub struct Db {
 }
 
 impl Db {
+    /// Inside a Tokio runtime: on Postgres, a task hands stale kept connections back.
     pub fn new(orm: DatabaseConnection) -> Self {
         let kept = (orm.get_database_backend() == DbBackend::Postgres)
             .then(|| Kept::new(orm.get_postgres_connection_pool().clone()));
