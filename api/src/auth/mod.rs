@@ -10,8 +10,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use axum::http::HeaderMap;
 use jsonwebtoken::DecodingKey;
-use service::Db;
-use service::Viewer;
+use service::{Db, Viewer};
 
 use crate::config::IdentityConfig;
 use token::{Keys, Verifier};

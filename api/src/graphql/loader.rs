@@ -6,9 +6,8 @@ use std::{collections::HashMap, hash::Hash, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 use entity::thread::Status;
-use service::Db;
 use service::{
-    Error, Viewer,
+    Db, Error, Viewer,
     category::{self, Category},
     page::{Authored, Page, Window},
     reply::{self, Reply, ThreadReplies},

@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use crate::state::AppState;
 use axum::{
     extract::State,
     http::{StatusCode, header},
     response::IntoResponse,
 };
+
+use crate::state::AppState;
 
 /// The process answers.
 pub async fn healthz() -> &'static str {

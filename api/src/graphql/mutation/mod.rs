@@ -8,8 +8,7 @@ mod thread;
 mod vote;
 
 use async_graphql::{Context, MergedObject, Result};
-use service::Db;
-use service::Viewer;
+use service::{Db, Viewer};
 
 use super::context::{loader, viewer};
 
