@@ -95,17 +95,29 @@ impl Clock {
 
 /// User + system CPU time of a process (`self` or a pid), from `/proc/<pid>/stat`.
 pub fn process_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces:
-    // state is field 3, utime 14, stime 15.
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-    let utime: f64 = fields.next()?.parse().ok()?;
-    let stime: f64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) / clock_ticks_per_second())
+    process_times(pid).map(|(own, _)| own)
 }
 
-/// CPU time of every process whose command is `name`. A process that exits between two
-/// readings takes its time with it: Postgres's backends live as long as their pools.
+/// A process's own CPU time and that of its children it has reaped.
+fn process_times(pid: &str) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces:
+    // state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    let mut fields = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .skip(11)
+        .map(|f| f.parse::<f64>().ok());
+    let mut next = || fields.next().flatten();
+    let (utime, stime, cutime, cstime) = (next()?, next()?, next()?, next()?);
+    let ticks = clock_ticks_per_second();
+    Some(((utime + stime) / ticks, (cutime + cstime) / ticks))
+}
+
+/// CPU time of every process whose command is `name`, with the children they reaped: a
+/// Postgres backend that exits between two readings leaves the live sum, and its time
+/// reappears in the postmaster's reaped children, so the difference stays its own.
 fn named_seconds(name: &str) -> f64 {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0.0;
@@ -115,7 +127,8 @@ fn named_seconds(name: &str) -> f64 {
             let pid = entry.ok()?.file_name().into_string().ok()?;
             pid.bytes().all(|b| b.is_ascii_digit()).then_some(())?;
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-            (comm.trim_end() == name).then(|| process_seconds(&pid))?
+            let (own, reaped) = (comm.trim_end() == name).then(|| process_times(&pid))??;
+            Some(own + reaped)
         })
         .sum()
 }
@@ -147,4 +160,28 @@ fn clock_ticks_per_second() -> f64 {
             .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
             .unwrap_or(100.0)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// A child that burns CPU and is reaped moves its time into the parent's reaped
+    /// column (the fields after `stime`), and not into the parent's own.
+    #[test]
+    fn a_reaped_childs_time_is_counted_as_reaped() {
+        let (own_before, reaped_before) = super::process_times("self").unwrap();
+        let status = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (own_after, reaped_after) = super::process_times("self").unwrap();
+        assert!(
+            reaped_after - reaped_before >= 0.05,
+            "reaped {reaped_before} -> {reaped_after}"
+        );
+        assert!(
+            own_after - own_before < 0.05,
+            "own {own_before} -> {own_after}"
+        );
+    }
 }
