@@ -71,14 +71,19 @@ impl Db {
             DbBackend::Postgres => {
                 let size = self.orm.get_postgres_connection_pool().size();
                 let (pool, kept) = self.kept.as_ref().map_or((0, 0), |k| k.idle_counts());
-                Some((size, pool + kept))
+                Some((size, pool.saturating_add(kept)))
             }
             DbBackend::Sqlite => {
                 let pool = self.orm.get_sqlite_connection_pool();
-                Some((pool.size(), pool.num_idle()))
+                Some((pool.size(), pool.num_idle().min(pool.size() as usize)))
             }
             _ => None,
         }
+    }
+
+    /// Connections kept between reads and idle now (none off Postgres).
+    pub fn kept_idle(&self) -> usize {
+        self.kept.as_ref().map_or(0, |k| k.idle_counts().1)
     }
 
     /// Runs a read on a kept connection; `one` stops at the first row.

@@ -102,7 +102,7 @@ impl Kept {
         let spare = {
             let mut idle = self.idle();
             idle.waiting += 1;
-            if self.pool.num_idle() == 0 {
+            if sqlx_idle(&self.pool) == 0 {
                 idle.kept.pop()
             } else {
                 None
@@ -114,13 +114,19 @@ impl Kept {
 
     /// Connections sqlx holds idle, and connections kept here.
     pub fn idle_counts(&self) -> (usize, usize) {
-        (self.pool.num_idle(), self.idle().kept.len())
+        (sqlx_idle(&self.pool), self.idle().kept.len())
     }
 
     fn idle(&self) -> MutexGuard<'_, Idle> {
         // Nothing panics while holding the lock; a poisoned list is still a list.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// sqlx's count of idle connections, which it updates with a decrement before the
+/// matching increment: read mid-way, it has wrapped below zero.
+fn sqlx_idle(pool: &PgPool) -> usize {
+    pool.num_idle().min(pool.size() as usize)
 }
 
 pub(crate) struct Waiting<'a>(&'a Kept);

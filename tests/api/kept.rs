@@ -26,8 +26,7 @@ async fn number(db: &Db, text: &str) -> i32 {
 
 /// Connections kept by the handle, as opposed to idle in sqlx's pool.
 fn kept(db: &Db) -> usize {
-    let (_, idle) = db.pool_stats().unwrap();
-    idle - db.orm().get_postgres_connection_pool().num_idle()
+    db.kept_idle()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,9 +70,11 @@ async fn writers_and_readiness_get_a_connection_while_every_one_is_kept() {
         return;
     };
     let app = TestApp::spawn_with(backend, &[("DATABASE_MAX_CONNECTIONS", "2")]).await;
-    // Reads at once until both connections are open, then all kept.
-    for _ in 0..5 {
-        join_all((0..4).map(|_| app.data("{ categories(first: 5) { totalCount } }", json!({}))))
+    // Two reads at once until both connections are kept. (More than the pool holds would
+    // leave some waiting on sqlx, and a connection finishing while one waits goes back to
+    // sqlx instead: where each lands then depends on timing.)
+    for _ in 0..100 {
+        join_all((0..2).map(|_| app.data("{ categories(first: 5) { totalCount } }", json!({}))))
             .await;
         if kept(&app.db) == 2 {
             break;
