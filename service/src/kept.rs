@@ -123,8 +123,8 @@ impl Kept {
     }
 }
 
-/// sqlx's count of idle connections, which it updates with a decrement before the
-/// matching increment: read mid-way, it has wrapped below zero.
+/// sqlx's count of idle connections. sqlx may decrement it before the matching
+/// increment, so a read in between can find it wrapped below zero.
 fn sqlx_idle(pool: &PgPool) -> usize {
     pool.num_idle().min(pool.size() as usize)
 }
