@@ -24,11 +24,6 @@ async fn number(db: &Db, text: &str) -> i32 {
     row.try_get_by_index(0).unwrap()
 }
 
-/// Connections kept by the handle, as opposed to idle in sqlx's pool.
-fn kept(db: &Db) -> usize {
-    db.kept_idle()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_keeps_its_connection_and_one_cut_short_gives_it_back_clean() {
     let Some(backend) = Backend::postgres() else {
@@ -43,7 +38,7 @@ async fn a_read_keeps_its_connection_and_one_cut_short_gives_it_back_clean() {
     let db = Db::new(db::connect(&database.url, &pool).await.unwrap());
 
     let backend_pid = number(&db, "SELECT pg_backend_pid()").await;
-    assert_eq!(kept(&db), 1, "a completed read keeps its connection");
+    assert_eq!(db.kept_idle(), 1, "a completed read keeps its connection");
     assert_eq!(number(&db, "SELECT pg_backend_pid()").await, backend_pid);
 
     // Dropped mid-statement: the connection still owes the statement's rows, so it must
@@ -54,14 +49,14 @@ async fn a_read_keeps_its_connection_and_one_cut_short_gives_it_back_clean() {
     )
     .await;
     assert!(cut.is_err(), "the read should have been cut short");
-    assert_eq!(kept(&db), 0);
+    assert_eq!(db.kept_idle(), 0);
     assert_eq!(number(&db, "SELECT 42").await, 42);
     assert_eq!(number(&db, "SELECT pg_backend_pid()").await, backend_pid);
 
     // A statement that fails does not poison the next one either.
     assert!(db.query_one_raw(sql("SELECT 1/0")).await.is_err());
     assert_eq!(number(&db, "SELECT 43").await, 43);
-    assert_eq!(kept(&db), 1);
+    assert_eq!(db.kept_idle(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,12 +71,12 @@ async fn writers_and_readiness_get_a_connection_while_every_one_is_kept() {
     for _ in 0..100 {
         join_all((0..2).map(|_| app.data("{ categories(first: 5) { totalCount } }", json!({}))))
             .await;
-        if kept(&app.db) == 2 {
+        if app.db.kept_idle() == 2 {
             break;
         }
     }
     assert_eq!(app.db.pool_stats(), Some((2, 2)));
-    assert_eq!(kept(&app.db), 2, "both connections should be kept");
+    assert_eq!(app.db.kept_idle(), 2, "both connections should be kept");
 
     assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
     // sqlx has no idle connection: the writer must be handed a kept one.
