@@ -20,7 +20,7 @@ pub struct Config {
     pub limits: Limits,
     /// A GraphQL request that takes longer is answered `TIMEOUT` (and its work dropped).
     pub request_timeout: Duration,
-    /// Postgres `statement_timeout` of every write transaction (`SET LOCAL`).
+    /// Postgres `statement_timeout` of every transaction a request begins (`SET LOCAL`).
     pub statement_timeout: Duration,
     pub rate_limit: RateLimitConfig,
     pub log_format: LogFormat,

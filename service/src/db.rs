@@ -64,43 +64,40 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
     Database::connect(options).await
 }
 
-/// The `statement_timeout` of write transactions when the caller set none.
+/// The `statement_timeout` of a [`crate::Db`]'s transactions when the caller set none.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 tokio::task_local! {
     static STATEMENT_TIMEOUT: Duration;
 }
 
-/// Runs `work` with `timeout` as the `statement_timeout` of the write transactions it
-/// begins (zero: none). A request's work runs in its own task, so this is per request.
+/// Runs `work` with `timeout` as the `statement_timeout` of the transactions it begins on
+/// a [`crate::Db`] (zero: none). A request's work runs in its own task, so this is per request.
 pub async fn with_statement_timeout<F: Future>(timeout: Duration, work: F) -> F::Output {
     STATEMENT_TIMEOUT.scope(timeout, work).await
 }
 
+/// The statement timeout of a transaction begun now.
+pub(crate) fn statement_timeout() -> Duration {
+    STATEMENT_TIMEOUT
+        .try_with(|t| *t)
+        .unwrap_or(DEFAULT_STATEMENT_TIMEOUT)
+}
+
 /// Begins a transaction that will write (a savepoint inside one already open). On SQLite
 /// it takes the write lock at `BEGIN` (`IMMEDIATE`), so two writers queue on the busy
-/// timeout instead of one failing when it upgrades a read lock.
+/// timeout instead of one failing when it upgrades a read lock. On Postgres, a [`crate::Db`]'s
+/// transaction carries the statement timeout (`with_statement_timeout`); a bare
+/// `DatabaseConnection`'s has none, which suits migrations (an index build may take long).
 pub async fn begin_write<C>(db: &C) -> Result<C::Transaction, DbErr>
 where
     C: TransactionTrait + ConnectionTrait,
 {
     let sqlite_transaction_mode = (db.get_database_backend() == DbBackend::Sqlite)
         .then_some(SqliteTransactionMode::Immediate);
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode,
-            ..TransactionOptions::default()
-        })
-        .await?;
-    let timeout = STATEMENT_TIMEOUT
-        .try_with(|t| *t)
-        .unwrap_or(DEFAULT_STATEMENT_TIMEOUT)
-        .as_millis();
-    if timeout > 0 && txn.get_database_backend() == DbBackend::Postgres {
-        // SET LOCAL lasts until the transaction ends: safe behind a transaction pooler,
-        // where a session-level SET would leak to other clients' transactions.
-        txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {timeout}"))
-            .await?;
-    }
-    Ok(txn)
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode,
+        ..TransactionOptions::default()
+    })
+    .await
 }

@@ -1,19 +1,20 @@
-//! `Db`, the handle requests run on: SeaORM's connection, except that a Postgres read
-//! outside a transaction runs on a connection kept between reads (`kept`).
+//! `Db`, the handle requests run on: SeaORM's connection, except that on Postgres every
+//! statement and transaction runs on a connection kept between uses (`kept`, `tx`).
 
-use std::{sync::Arc, time::Instant};
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    ExecResult, IsolationLevel, QueryResult, RuntimeErr, Statement, TransactionError,
-    TransactionOptions, TransactionTrait, Values, error::ConnAcquireErr, metric::Info,
+    AccessMode, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, IsolationLevel,
+    QueryResult, RuntimeErr, Statement, TransactionError, TransactionOptions, TransactionTrait,
+    error::ConnAcquireErr, metric::Info,
 };
-use sea_query_sqlx::SqlxValues;
-use sqlx::{AssertSqlSafe, postgres::PgRow};
+use sqlx::PgConnection;
 
-use crate::kept::Kept;
-
-type Callback = Arc<dyn Fn(&Info<'_>) + Send + Sync>;
+use crate::{
+    kept::Kept,
+    statement::{self, Callback},
+    tx::{self, Tx},
+};
 
 /// Cloned per use; `Default` is a handle to nothing (as `DatabaseConnection`'s is).
 #[derive(Clone, Default)]
@@ -33,11 +34,6 @@ impl Db {
             kept,
             metric: None,
         }
-    }
-
-    /// SeaORM's connection (its pool, for what this handle does not offer).
-    pub fn orm(&self) -> &DatabaseConnection {
-        &self.orm
     }
 
     /// Calls `callback` after every statement, whichever way it ran.
@@ -86,40 +82,46 @@ impl Db {
         self.kept.as_ref().map_or(0, |k| k.idle_counts().1)
     }
 
-    /// Runs a read on a kept connection; `one` stops at the first row.
-    async fn read(&self, kept: &Kept, stmt: &Statement, one: bool) -> Result<Vec<PgRow>, DbErr> {
+    /// Runs `stmt` on a kept connection; a connection whose statement failed, or was cut
+    /// short, goes back to sqlx instead (dropped), whose ping drains it.
+    async fn on_kept<T>(
+        &self,
+        kept: &Kept,
+        run: impl AsyncFnOnce(&mut PgConnection) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
         let mut taken = kept.take().await.map_err(acquire_error)?;
-        let started = Instant::now();
-        let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
-        let query = sqlx::query_with(AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values));
-        let rows = if one {
-            query
-                .fetch_optional(&mut *taken.conn)
-                .await
-                .map(|row| row.into_iter().collect())
-        } else {
-            query.fetch_all(&mut *taken.conn).await
-        };
-        if let Some(metric) = &self.metric {
-            metric(&Info {
-                elapsed: started.elapsed(),
-                statement: stmt,
-                failed: rows.is_err(),
-            });
-        }
-        // On an error the connection goes back to sqlx (dropped), whose ping drains it.
-        let rows = rows.map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))?;
+        let done = run(&mut taken.conn).await?;
         kept.keep(taken);
-        Ok(rows)
-    }
-
-    fn writer(&self) -> Option<crate::kept::Waiting<'_>> {
-        self.kept.as_deref().map(Kept::writer)
+        Ok(done)
     }
 }
 
+/// `BEGIN` with `options` and, on a request's behalf, its statement timeout. `SET LOCAL`
+/// lasts until the transaction ends: safe behind a transaction pooler, where a session's
+/// `SET` would reach other clients' transactions.
+fn begin_sql(options: &TransactionOptions) -> String {
+    let mut sql = String::from("BEGIN");
+    let modes = [
+        options
+            .isolation_level
+            .map(|l| format!(" ISOLATION LEVEL {l}")),
+        options.access_mode.map(|m| format!(" {m}")),
+    ];
+    for (i, mode) in modes.into_iter().flatten().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&mode);
+    }
+    let timeout = crate::db::statement_timeout().as_millis();
+    if timeout > 0 {
+        sql.push_str(&format!("; SET LOCAL statement_timeout = {timeout}"));
+    }
+    sql
+}
+
 /// As SeaORM reports a failed acquire, so that callers tell "unavailable" the same way.
-fn acquire_error(e: sqlx::Error) -> DbErr {
+pub(crate) fn acquire_error(e: sqlx::Error) -> DbErr {
     match e {
         sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
         sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
@@ -134,83 +136,98 @@ impl ConnectionTrait for Db {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let _writer = self.writer();
-        self.orm.execute_raw(stmt).await
+        match &self.kept {
+            Some(kept) => {
+                self.on_kept(kept, async |conn| {
+                    statement::execute(conn, &stmt, self.metric.as_ref()).await
+                })
+                .await
+            }
+            None => self.orm.execute_raw(stmt).await,
+        }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let _writer = self.writer();
-        self.orm.execute_unprepared(sql).await
+        match &self.kept {
+            Some(kept) => {
+                self.on_kept(kept, async |conn| {
+                    statement::execute_unprepared(conn, sql).await
+                })
+                .await
+            }
+            None => self.orm.execute_unprepared(sql).await,
+        }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.kept {
-            Some(kept) => Ok(self
-                .read(kept, &stmt, true)
-                .await?
-                .pop()
-                .map(QueryResult::from)),
+            Some(kept) => {
+                let rows = self
+                    .on_kept(kept, async |conn| {
+                        statement::query(conn, &stmt, true, self.metric.as_ref()).await
+                    })
+                    .await?;
+                Ok(rows.into_iter().next().map(QueryResult::from))
+            }
             None => self.orm.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.kept {
-            Some(kept) => Ok(self
-                .read(kept, &stmt, false)
-                .await?
-                .into_iter()
-                .map(QueryResult::from)
-                .collect()),
+            Some(kept) => {
+                let rows = self
+                    .on_kept(kept, async |conn| {
+                        statement::query(conn, &stmt, false, self.metric.as_ref()).await
+                    })
+                    .await?;
+                Ok(rows.into_iter().map(QueryResult::from).collect())
+            }
             None => self.orm.query_all_raw(stmt).await,
         }
     }
 }
 
-/// Transactions are SeaORM's, on a connection from sqlx's pool (see `kept` for why a
-/// writer is announced first).
+/// On Postgres, transactions run on kept connections (`tx`); elsewhere they are SeaORM's.
 #[async_trait::async_trait]
 impl TransactionTrait for Db {
-    type Transaction = DatabaseTransaction;
+    type Transaction = Tx;
 
-    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        let _writer = self.writer();
-        self.orm.begin().await
+    async fn begin(&self) -> Result<Tx, DbErr> {
+        self.begin_with_options(TransactionOptions::default()).await
     }
 
     async fn begin_with_config(
         &self,
         isolation_level: Option<IsolationLevel>,
         access_mode: Option<AccessMode>,
-    ) -> Result<DatabaseTransaction, DbErr> {
-        let _writer = self.writer();
-        self.orm
-            .begin_with_config(isolation_level, access_mode)
-            .await
+    ) -> Result<Tx, DbErr> {
+        self.begin_with_options(TransactionOptions {
+            isolation_level,
+            access_mode,
+            ..TransactionOptions::default()
+        })
+        .await
     }
 
-    async fn begin_with_options(
-        &self,
-        options: TransactionOptions,
-    ) -> Result<DatabaseTransaction, DbErr> {
-        let _writer = self.writer();
-        self.orm.begin_with_options(options).await
+    async fn begin_with_options(&self, options: TransactionOptions) -> Result<Tx, DbErr> {
+        match &self.kept {
+            Some(kept) => {
+                Tx::begin_pg(kept.clone(), self.metric.clone(), &begin_sql(&options)).await
+            }
+            None => Ok(Tx::orm(self.orm.begin_with_options(options).await?)),
+        }
     }
 
     async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
     where
-        F: for<'c> FnOnce(
-                &'c DatabaseTransaction,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'c>,
-            > + Send,
+        F: for<'c> FnOnce(&'c Tx) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>> + Send,
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        self.transaction_with_config(callback, None, None).await
+        tx::run(self.begin().await, callback).await
     }
 
-    /// The writer mark lasts the whole callback here (reads meanwhile are not kept).
     async fn transaction_with_config<F, T, E>(
         &self,
         callback: F,
@@ -218,17 +235,14 @@ impl TransactionTrait for Db {
         access_mode: Option<AccessMode>,
     ) -> Result<T, TransactionError<E>>
     where
-        F: for<'c> FnOnce(
-                &'c DatabaseTransaction,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'c>,
-            > + Send,
+        F: for<'c> FnOnce(&'c Tx) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>> + Send,
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        let _writer = self.writer();
-        self.orm
-            .transaction_with_config(callback, isolation_level, access_mode)
-            .await
+        tx::run(
+            self.begin_with_config(isolation_level, access_mode).await,
+            callback,
+        )
+        .await
     }
 }

@@ -9,12 +9,12 @@
 //! mid-statement, does not keep its connection: sqlx takes it back and its ping drains
 //! or closes it, as before.
 //!
+//! Transactions run on kept connections too (`tx`), kept again after `COMMIT`.
+//!
 //! To sqlx, a kept connection is still checked out, so no one may wait on sqlx while one
-//! lies idle here: while anyone waits for sqlx (a read that found none kept, or a writer,
-//! whose transaction needs sqlx's own connection), connections are handed back to sqlx
-//! instead of kept, and a writer hands one back as it starts waiting. A connection is
-//! also handed back after `RECYCLE_AFTER`, so that sqlx's lifetime and idle rules still
-//! reach it.
+//! lies idle here: while anyone waits for sqlx (a task that found none kept), connections
+//! are handed back to sqlx instead of kept. A connection is also handed back after
+//! `RECYCLE_AFTER`, so that sqlx's lifetime and idle rules still reach it.
 
 use std::{
     sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
@@ -96,22 +96,6 @@ impl Kept {
         // Otherwise `taken` is dropped after the lock is: back to sqlx.
     }
 
-    /// Marks a writer waiting for sqlx until the guard is dropped, handing sqlx a kept
-    /// connection if it has none idle.
-    pub fn writer(&self) -> Waiting<'_> {
-        let spare = {
-            let mut idle = self.idle();
-            idle.waiting += 1;
-            if sqlx_idle(&self.pool) == 0 {
-                idle.kept.pop()
-            } else {
-                None
-            }
-        };
-        drop(spare);
-        Waiting(self)
-    }
-
     /// Connections sqlx holds idle, and connections kept here.
     pub fn idle_counts(&self) -> (usize, usize) {
         (sqlx_idle(&self.pool), self.idle().kept.len())
@@ -129,7 +113,7 @@ fn sqlx_idle(pool: &PgPool) -> usize {
     pool.num_idle().min(pool.size() as usize)
 }
 
-pub(crate) struct Waiting<'a>(&'a Kept);
+struct Waiting<'a>(&'a Kept);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {

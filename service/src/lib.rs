@@ -19,8 +19,10 @@ pub mod reply;
 mod rows;
 pub mod seed;
 mod sql;
+mod statement;
 pub mod sync;
 pub mod thread;
+mod tx;
 pub mod user;
 pub mod validate;
 pub mod viewer;
@@ -28,4 +30,5 @@ pub mod vote;
 
 pub use error::{Error, Result};
 pub use handle::Db;
+pub use tx::Tx;
 pub use viewer::Viewer;

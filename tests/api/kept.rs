@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use hyper::StatusCode;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionSession};
 use serde_json::json;
 use service::{
     Db,
@@ -15,11 +15,11 @@ use service::{
 
 use crate::helpers::{Backend, TestApp, TestDb};
 
-fn sql(text: &str) -> Statement {
+pub(crate) fn sql(text: &str) -> Statement {
     Statement::from_string(DbBackend::Postgres, text)
 }
 
-async fn number(db: &Db, text: &str) -> i32 {
+pub(crate) async fn number(db: &impl ConnectionTrait, text: &str) -> i32 {
     let row = db.query_one_raw(sql(text)).await.unwrap().unwrap();
     row.try_get_by_index(0).unwrap()
 }
@@ -79,7 +79,7 @@ async fn writers_and_readiness_get_a_connection_while_every_one_is_kept() {
     assert_eq!(app.db.kept_idle(), 2, "both connections should be kept");
 
     assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
-    // sqlx has no idle connection: the writer must be handed a kept one.
+    // sqlx has no idle connection: the writer must take a kept one.
     let txn = db::begin_write(&app.db).await.unwrap();
     txn.execute_unprepared("SELECT 1").await.unwrap();
     txn.commit().await.unwrap();

@@ -23,5 +23,6 @@ mod read;
 mod schema;
 mod soak;
 mod statements;
+mod transactions;
 mod webhook;
 mod writes;
