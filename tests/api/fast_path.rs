@@ -27,8 +27,9 @@ const PAGE_INFO: &str = "__typename hasNextPage hasPreviousPage startCursor endC
 
 /// Every field of threads, replies, users, categories and their connections, in both
 /// places where a page reads its authors with its rows, with fields that load beside
-/// fields in memory; `slow` puts an inline fragment into every object.
-fn queries(slow: bool) -> [String; 2] {
+/// fields in memory, then pages whose rows are all in memory (a connection builds those
+/// `nodes` in place); `slow` puts an inline fragment into every object.
+fn queries(slow: bool) -> [String; 3] {
     let mark = |fields: &str, field: &str, ty: &str| {
         if slow {
             fields.replacen(field, &format!("... on {ty} {{ {field} }}"), 1)
@@ -57,6 +58,13 @@ fn queries(slow: bool) -> [String; 2] {
         format!(
             "query($id: ID!) {{ thread(id: $id) {{ {thread} \
              replies(first: 10) {{ {replies} pageInfo {{ {page_info} }} nodes {{ {reply} }} }} }} }}"
+        ),
+        format!(
+            "query($id: ID!) {{ categories(first: 5) {{ nodes {{ {category} }} }} \
+             listed: categories(first: 5) {{ nodes {{ threads(first: 5) {{ nodes {{ {} }} }} }} }} \
+             thread(id: $id) {{ replies(first: 10) {{ nodes {{ {} }} }} }} }}",
+            thread.replace(" category { slug }", ""),
+            reply.replace(" thread { title }", ""),
         ),
     ]
 }
