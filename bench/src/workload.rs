@@ -62,7 +62,7 @@ impl Workload {
     /// Statements the hand-written SQL runs per request (BEGIN/COMMIT not counted).
     pub fn sql_statements(self) -> u32 {
         match self {
-            Self::CastVote => 5,
+            Self::CastVote => 3,
             _ => 2,
         }
     }
@@ -315,42 +315,30 @@ pub async fn sql(
             .fetch_one(&mut *txn)
             .await
             .map_err(e)?;
-            let old: Option<i16> = sqlx::query_scalar(
-                "SELECT value FROM reply_votes WHERE reply_id = $1 AND voter_id = $2",
+            // The old vote, the new one and the tallies in one statement, as the service
+            // writes them (`service::vote`).
+            let (up, down) = (i32::from(value == 1), i32::from(value == -1));
+            sqlx::query(
+                "WITH old AS (SELECT value FROM reply_votes WHERE reply_id = $1 AND voter_id = $2), \
+                 vote AS (INSERT INTO reply_votes AS v (reply_id, voter_id, value, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (reply_id, voter_id) DO UPDATE \
+                 SET value = excluded.value, updated_at = excluded.updated_at WHERE v.value <> excluded.value) \
+                 UPDATE thread_replies \
+                 SET upvotes = upvotes + $5 - (SELECT count(*) FROM old WHERE value = 1), \
+                 downvotes = downvotes + $6 - (SELECT count(*) FROM old WHERE value = -1), \
+                 score = score + $5 - $6 - (SELECT coalesce(sum(value), 0) FROM old) \
+                 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM old WHERE value = $3) \
+                 RETURNING score, upvotes, downvotes",
             )
             .bind(reply)
             .bind(voter)
+            .bind(value)
+            .bind(Utc::now())
+            .bind(up)
+            .bind(down)
             .fetch_optional(&mut *txn)
             .await
             .map_err(e)?;
-            if old != Some(value) {
-                let now = Utc::now();
-                sqlx::query(
-                    "INSERT INTO reply_votes (reply_id, voter_id, value, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (reply_id, voter_id) \
-                     DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                )
-                .bind(reply)
-                .bind(voter)
-                .bind(value)
-                .bind(now)
-                .execute(&mut *txn)
-                .await
-                .map_err(e)?;
-                let count = |v: Option<i16>, side: i16| i32::from(v == Some(side));
-                let up = count(Some(value), 1) - count(old, 1);
-                let down = count(Some(value), -1) - count(old, -1);
-                sqlx::query(
-                    "UPDATE thread_replies SET upvotes = upvotes + $2, downvotes = downvotes + $3, \
-                     score = score + $2 - $3 WHERE id = $1 RETURNING score, upvotes, downvotes",
-                )
-                .bind(reply)
-                .bind(up)
-                .bind(down)
-                .fetch_one(&mut *txn)
-                .await
-                .map_err(e)?;
-            }
             txn.commit().await.map_err(e)?;
         }
     }

@@ -6,13 +6,16 @@ use entity::{reply, vote};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
-    TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, TransactionSession, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
 
-use crate::{Error, Result, Viewer, any::any_of, clock, db, lock, permissions, reply::Reply};
+use crate::{
+    Error, Result, Viewer, any::any_of, clock, db, lock, permissions, reply::Reply, rows::FromRows,
+    sql::Sql,
+};
 
 /// The vote (`1` or `-1`) that `voter_id` cast on each of `reply_ids`, where one exists.
 pub async fn values_by_voter(
@@ -66,13 +69,96 @@ where
     let reply = lock::row::<reply::Entity>(&txn, reply_id, "reply").await?;
     permissions::vote(viewer, &reply)?;
     let voter = viewer.user_id().unwrap_or_default().to_owned();
+    let reply = if txn.get_database_backend() == DbBackend::Postgres {
+        replace_in_one(&txn, reply, voter, new).await?
+    } else {
+        replace_in_steps(&txn, reply, voter, new).await?
+    };
+    txn.commit().await?;
+    Ok(reply)
+}
+
+/// Replaces the vote in one statement (Postgres): it reads the old vote, writes the new
+/// one and moves the tallies by the difference, or leaves all as they are when the vote
+/// is the same. It runs after the reply's lock is taken, so its snapshot holds every
+/// earlier change to the reply's votes (each takes that lock first). Read in the locking
+/// statement itself, the old vote would come from that statement's snapshot, taken before
+/// it waited for the lock: stale when two changes of one voter's vote race.
+async fn replace_in_one(
+    txn: &impl ConnectionTrait,
+    reply: Reply,
+    voter: String,
+    new: Option<i16>,
+) -> Result<Reply> {
+    let mut sql = Sql::new(DbBackend::Postgres);
+    let key = |sql: &mut Sql| {
+        sql.push(" WHERE reply_id = ")
+            .bind(reply.id)
+            .push(" AND voter_id = ")
+            .bind(voter.clone());
+    };
+    sql.push("WITH old AS (");
+    match new {
+        Some(value) => {
+            let now = clock::now();
+            sql.push("SELECT value FROM reply_votes");
+            key(&mut sql);
+            sql.push("), vote AS (INSERT INTO reply_votes AS v (reply_id, voter_id, value, created_at, updated_at) VALUES (")
+                .bind(reply.id)
+                .push(", ")
+                .bind(voter.clone())
+                .push(", ")
+                .bind(value)
+                .push(", ")
+                .bind(now)
+                .push(", ")
+                .bind(now)
+                .push(") ON CONFLICT (reply_id, voter_id) DO UPDATE SET value = excluded.value, \
+                       updated_at = excluded.updated_at WHERE v.value <> excluded.value");
+        }
+        None => {
+            sql.push("DELETE FROM reply_votes");
+            key(&mut sql);
+            sql.push(" RETURNING value");
+        }
+    }
+    let side = |v: i16| i32::from(new == Some(v));
+    sql.push(") UPDATE thread_replies SET upvotes = upvotes + ")
+        .bind(side(1))
+        .push(" - (SELECT count(*) FROM old WHERE value = 1), downvotes = downvotes + ")
+        .bind(side(-1))
+        .push(" - (SELECT count(*) FROM old WHERE value = -1), score = score + ")
+        .bind(side(1) - side(-1))
+        .push(" - (SELECT coalesce(sum(value), 0) FROM old) WHERE id = ")
+        .bind(reply.id);
+    match new {
+        Some(value) => sql
+            .push(" AND NOT EXISTS (SELECT 1 FROM old WHERE value = ")
+            .bind(value)
+            .push(")"),
+        None => sql.push(" AND EXISTS (SELECT 1 FROM old)"),
+    };
+    sql.push(" RETURNING *");
+    let mut updated = Reply::from_rows(&txn.query_all_raw(sql.statement()).await?)?;
+    // No row: the vote was already `new`, and nothing changed.
+    Ok(updated.pop().unwrap_or(reply))
+}
+
+/// Replaces the vote statement by statement (SQLite, whose `BEGIN IMMEDIATE` already
+/// holds the database's one write lock).
+async fn replace_in_steps(
+    txn: &impl ConnectionTrait,
+    reply: Reply,
+    voter: String,
+    new: Option<i16>,
+) -> Result<Reply> {
+    let reply_id = reply.id;
     let key = (reply_id, voter.clone());
     let old = vote::Entity::find_by_id(key.clone())
-        .one(&txn)
+        .one(txn)
         .await?
         .map(|v| v.value);
     if old == new {
-        txn.commit().await?;
         return Ok(reply);
     }
     let now = clock::now();
@@ -86,7 +172,7 @@ where
                 updated_at: now,
             }
             .into_active_model()
-            .insert(&txn)
+            .insert(txn)
             .await?;
         }
         (Some(_), Some(value)) => {
@@ -97,11 +183,11 @@ where
                 updated_at: Set(now),
                 ..Default::default()
             }
-            .update(&txn)
+            .update(txn)
             .await?;
         }
         (Some(_), None) => {
-            vote::Entity::delete_by_id(key).exec(&txn).await?;
+            vote::Entity::delete_by_id(key).exec(txn).await?;
         }
         (None, None) => {}
     }
@@ -122,8 +208,7 @@ where
             Expr::col(reply::Column::Score).add(up - down),
         )
         .filter(reply::Column::Id.eq(reply_id))
-        .exec_with_returning(&txn)
+        .exec_with_returning(txn)
         .await?;
-    txn.commit().await?;
     updated.pop().ok_or(Error::NotFound("reply"))
 }

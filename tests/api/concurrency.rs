@@ -55,6 +55,37 @@ backend_test! {
 }
 
 backend_test! {
+    async fn one_voter_changing_a_vote_from_many_requests_at_once_leaves_one_vote(backend) {
+        let app = TestApp::spawn(backend).await;
+        let db = &app.db;
+        let author = fixtures::user(db, "author", Role::Member).await;
+        let voter = fixtures::user(db, "voter", Role::Member).await;
+        let category = fixtures::category(db, "votes").await;
+        let (_, posts) = fixtures::thread(db, &category, &[&author], "hot", 1).await;
+        let reply_id = NodeId::Reply(posts[0].id).encode().0;
+        // Each request reads the voter's old vote and moves the tallies from it: only if
+        // the reply's lock orders them does each see the one before.
+        let tasks = (0..30).map(|i| {
+            let (app, reply_id, voter) = (&app, &reply_id, &voter);
+            async move {
+                let (query, input) = match i % 3 {
+                    0 => (writes::CAST_VOTE, json!({ "replyId": reply_id, "value": "UP" })),
+                    1 => (writes::CAST_VOTE, json!({ "replyId": reply_id, "value": "DOWN" })),
+                    _ => (writes::RETRACT_VOTE, json!({ "replyId": reply_id })),
+                };
+                let body = run(app, Some(&voter.id), query, input).await;
+                assert!(codes(&body).is_empty(), "{body:#}");
+            }
+        });
+        join_all(tasks).await;
+        fixtures::assert_counters_exact(db).await;
+        let data = app.data("query($id: ID!) { node(id: $id) { ... on Reply { upvotes downvotes } } }", json!({ "id": reply_id })).await;
+        let votes = data["node"]["upvotes"].as_i64().unwrap() + data["node"]["downvotes"].as_i64().unwrap();
+        assert!(votes <= 1, "{data}");
+    }
+}
+
+backend_test! {
     async fn twenty_concurrent_replies_are_all_counted(backend) {
         let app = TestApp::spawn(backend).await;
         let db = &app.db;

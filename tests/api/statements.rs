@@ -4,7 +4,10 @@ use entity::user;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
 use serde_json::{Value, json};
 
-use crate::{fixtures, helpers::TestApp};
+use crate::{
+    fixtures,
+    helpers::{Backend, TestApp},
+};
 
 const FRONT_PAGE: &str = "query($n: Int!) {
   categories(first: $n) {
@@ -110,13 +113,15 @@ backend_test! {
         let (_, replies) = fixtures::thread(&app.db, &category, &[&authors[0]], "t", 1).await;
         let id = json!(api::graphql::NodeId::Reply(replies[0].id).encode().0);
         let voter = authors[1].id.as_str();
-        for (value, expected) in [("UP", 5), ("UP", 3), ("DOWN", 5)] {
+        // the viewer; the reply, locked; then on Postgres one statement that reads the old
+        // vote, writes the new one and moves the tallies; on SQLite the old vote, then
+        // unless it is the same vote, the vote written and the tallies moved. The
+        // viewer's vote in the answer is the one just cast, not read again.
+        let [new, same] = if backend == Backend::Postgres { [3, 3] } else { [5, 3] };
+        for (value, expected) in [("UP", new), ("UP", same), ("DOWN", new)] {
             let before = app.statements();
             let data = crate::writes::ok(&app, voter, crate::writes::CAST_VOTE, json!({ "replyId": id, "value": value })).await;
             assert_eq!(data["castVote"]["reply"]["viewerVote"], value);
-            // the viewer; the reply, locked; the old vote; and unless it is the same vote,
-            // the vote written and the tallies updated. The viewer's vote in the answer is
-            // the one just cast, not read again.
             assert_eq!(app.statements() - before, expected, "{value}");
         }
     }
