@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, TransactionSession, TransactionTrait};
+use sea_orm::{AccessMode, ConnectionTrait, IsolationLevel, TransactionSession, TransactionTrait};
 use service::{
     Db,
     db::{self, PoolOptions},
@@ -205,4 +205,32 @@ async fn the_statement_timeout_is_the_transactions_own() {
         .unwrap()
         .unwrap();
     assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolation_and_access_mode_reach_the_server() {
+    let Some((_database, db)) = probe(1).await else {
+        return;
+    };
+    let txn = db
+        .begin_with_config(
+            Some(IsolationLevel::Serializable),
+            Some(AccessMode::ReadOnly),
+        )
+        .await
+        .unwrap();
+    let row = txn
+        .query_one_raw(sql("SELECT current_setting('transaction_isolation')"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "serializable");
+    assert!(
+        txn.execute_unprepared("UPDATE probe SET n = 9")
+            .await
+            .is_err(),
+        "a read-only transaction refuses a write"
+    );
+    drop(txn);
+    assert_eq!(n(&db).await, 0);
 }
