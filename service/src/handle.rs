@@ -82,8 +82,8 @@ impl Db {
         self.kept.as_ref().map_or(0, |k| k.idle_counts().1)
     }
 
-    /// Runs `stmt` on a kept connection; a connection whose statement failed, or was cut
-    /// short, goes back to sqlx instead (dropped), whose ping drains it.
+    /// Runs `run` on a kept connection and keeps it again; one whose statement failed, or
+    /// was cut short, goes back to sqlx instead (dropped), whose ping drains it.
     async fn on_kept<T>(
         &self,
         kept: &Kept,
