@@ -214,10 +214,12 @@ impl Config {
                 Duration::from_secs(10),
                 parse_duration,
             )?,
+            // Postgres takes whole milliseconds up to i32::MAX; past that, `SET LOCAL`
+            // would fail and with it every transaction.
             statement_timeout: env.parse(
                 "DATABASE_STATEMENT_TIMEOUT",
                 service::db::DEFAULT_STATEMENT_TIMEOUT,
-                parse_duration,
+                |v| parse_duration(v).filter(|d| d.as_millis() <= i32::MAX as u128),
             )?,
             rate_limit: RateLimitConfig {
                 per_minute: env.parse("RATE_LIMIT_PER_MINUTE", 120, |v| v.parse().ok())?,
@@ -356,6 +358,13 @@ mod tests {
         assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
         assert!(!format!("{c:?}").contains("pw"), "secrets must not print");
         Ok(())
+    }
+
+    #[test]
+    fn a_statement_timeout_postgres_cannot_take_is_refused() {
+        assert!(config(&[("DATABASE_STATEMENT_TIMEOUT", "1000h")]).is_err());
+        let c = config(&[("DATABASE_STATEMENT_TIMEOUT", "596h")]);
+        assert!(c.is_ok_and(|c| c.statement_timeout == Duration::from_secs(596 * 3600)));
     }
 
     #[test]

@@ -83,7 +83,8 @@ impl Db {
     }
 
     /// Runs `run` on a kept connection and keeps it again; one whose statement failed, or
-    /// was cut short, goes back to sqlx instead (dropped), whose ping drains it.
+    /// was cut short, goes back to sqlx instead (dropped), whose ping reads what the
+    /// statement left unread. (No transaction is open on it: those are `Tx`'s.)
     async fn on_kept<T>(
         &self,
         kept: &Kept,

@@ -10,7 +10,7 @@ use sqlx::{AssertSqlSafe, Executor, PgConnection, postgres::PgRow};
 
 pub(crate) type Callback = Arc<dyn Fn(&Info<'_>) + Send + Sync>;
 
-/// Rows of a query; `one` stops at the first.
+/// Rows of a query; with `one`, only the first is kept (sqlx still reads them all).
 pub(crate) async fn query(
     conn: &mut PgConnection,
     stmt: &Statement,

@@ -9,16 +9,15 @@
 //! Dropping a transaction that did not end rolls it back, though `Drop` cannot wait: a
 //! dropped savepoint is rolled back before the next statement on its connection, and a
 //! dropped outermost transaction, once no savepoint inside it holds the connection, by a
-//! task, which keeps the connection if the `ROLLBACK` succeeds. A connection is never
-//! kept with a transaction open.
+//! task, which keeps the connection if the `ROLLBACK` succeeds. sqlx's pool does not look
+//! at a connection's transaction when it takes one back, so a connection whose
+//! transaction's state is unknown (a statement that ends or begins one failed) is closed,
+//! never handed back.
 
 use std::{
     future::Future,
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, PoisonError},
 };
 
 use sea_orm::{
@@ -42,28 +41,29 @@ enum Kind {
     Pg(PgTx),
 }
 
-/// One level of a Postgres transaction: 1 is the transaction, 2 and up its savepoints.
+/// One level of a Postgres transaction: the transaction itself, or a savepoint in it.
 struct PgTx {
     shared: Arc<Shared>,
-    level: usize,
+    /// Unique within the transaction, so that a handle on a level that has ended cannot
+    /// act on a later level at the same depth.
+    id: u64,
     ended: bool,
 }
 
-const NONE: usize = usize::MAX;
-
 struct Shared {
     session: Mutex<Session>,
-    /// The outermost level dropped without ending (`NONE`: none), to roll back first.
-    dropped: AtomicUsize,
+    /// Levels dropped without ending, to roll back before the next statement.
+    dropped: std::sync::Mutex<Vec<u64>>,
     kept: Arc<Kept>,
     metric: Option<Callback>,
 }
 
 struct Session {
-    /// `None` once the transaction has ended, or its connection failed.
+    /// `None` once the transaction has ended, or its connection was closed.
     taken: Option<Taken>,
-    /// Levels open on the connection.
-    open: usize,
+    /// The ids of the levels open on the connection, outermost first.
+    open: Vec<u64>,
+    next_id: u64,
 }
 
 impl Tx {
@@ -78,24 +78,23 @@ impl Tx {
         metric: Option<Callback>,
         begin: &str,
     ) -> Result<Self, DbErr> {
-        let mut taken = kept.take().await.map_err(crate::handle::acquire_error)?;
-        if let Err(e) = statement::execute_unprepared(&mut taken.conn, begin).await {
-            // Where a multi-statement `BEGIN` failed is unknown: the connection is closed.
-            taken.conn.close_on_drop();
-            return Err(e);
-        }
-        let shared = Shared {
+        let taken = kept.take().await.map_err(crate::handle::acquire_error)?;
+        // Counted open before `BEGIN` is sent: if this is cut short, dropping `shared`
+        // rolls back whatever the server got.
+        let shared = Arc::new(Shared {
             session: Mutex::new(Session {
                 taken: Some(taken),
-                open: 1,
+                open: vec![0],
+                next_id: 1,
             }),
-            dropped: AtomicUsize::new(NONE),
+            dropped: std::sync::Mutex::default(),
             kept,
             metric,
-        };
+        });
+        shared.session.lock().await.run(begin).await?;
         Ok(Self(Kind::Pg(PgTx {
-            shared: Arc::new(shared),
-            level: 1,
+            shared,
+            id: 0,
             ended: false,
         })))
     }
@@ -105,11 +104,14 @@ impl PgTx {
     /// The session, with dropped levels rolled back, if this level is the innermost open.
     async fn session(&self) -> Result<MutexGuard<'_, Session>, DbErr> {
         let mut session = self.shared.session.lock().await;
-        let dropped = self.shared.dropped.swap(NONE, Ordering::AcqRel);
-        if dropped <= session.open {
-            session.run(&end_sql(dropped, false), dropped - 1).await?;
+        let dropped = self.shared.dropped().clone();
+        if let Some(depth) = session.open.iter().position(|id| dropped.contains(id)) {
+            session.run(&end_sql(depth + 1, false)).await?;
+            session.open.truncate(depth);
         }
-        if session.taken.is_none() || session.open != self.level {
+        // Marks of levels no longer open are done with (ids are never reused).
+        self.shared.dropped().retain(|id| session.open.contains(id));
+        if session.taken.is_none() || session.open.last() != Some(&self.id) {
             return Err(DbErr::Custom(
                 "the transaction has ended, or one begun inside it is still open".into(),
             ));
@@ -120,58 +122,75 @@ impl PgTx {
     async fn conn(&self) -> Result<MappedMutexGuard<'_, PgConnection>, DbErr> {
         let session = self.session().await?;
         MutexGuard::try_map(session, |s| s.taken.as_mut().map(|t| &mut *t.conn))
-            .map_err(|_| DbErr::Custom("the transaction's connection failed".into()))
+            .map_err(|_| DbErr::Custom("the transaction's connection was closed".into()))
     }
 
     async fn savepoint(&self) -> Result<Self, DbErr> {
         let mut session = self.session().await?;
-        let level = self.level + 1;
-        session.run(&format!("SAVEPOINT sp{level}"), level).await?;
+        let level = session.open.len() + 1;
+        session.run(&format!("SAVEPOINT sp{level}")).await?;
+        let id = session.next_id;
+        session.next_id += 1;
+        session.open.push(id);
         Ok(Self {
             shared: self.shared.clone(),
-            level,
+            id,
             ended: false,
         })
     }
 
+    /// Until it succeeds, the level is still open: dropping `self` marks it dropped.
     async fn end(mut self, commit: bool) -> Result<(), DbErr> {
+        let outermost = {
+            let mut session = self.session().await?;
+            let depth = session.open.len();
+            session.run(&end_sql(depth, commit)).await?;
+            session.open.pop();
+            if depth == 1 {
+                session.taken.take()
+            } else {
+                None
+            }
+        };
         self.ended = true;
-        let mut session = self.session().await?;
-        session
-            .run(&end_sql(self.level, commit), self.level - 1)
-            .await?;
-        if self.level == 1
-            && let Some(taken) = session.taken.take()
-        {
+        if let Some(taken) = outermost {
             self.shared.kept.keep(taken);
         }
         Ok(())
     }
 }
 
-/// What ends `level`: the transaction (1) or a savepoint.
-fn end_sql(level: usize, commit: bool) -> String {
-    match (level, commit) {
+impl Shared {
+    fn dropped(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
+        // Nothing panics while holding the lock; a poisoned list is still a list.
+        self.dropped.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What ends the level at `depth` (1: the transaction).
+fn end_sql(depth: usize, commit: bool) -> String {
+    match (depth, commit) {
         (1, true) => "COMMIT".to_owned(),
         (1, false) => "ROLLBACK".to_owned(),
-        (_, true) => format!("RELEASE SAVEPOINT sp{level}"),
-        (_, false) => format!("ROLLBACK TO SAVEPOINT sp{level}; RELEASE SAVEPOINT sp{level}"),
+        (_, true) => format!("RELEASE SAVEPOINT sp{depth}"),
+        (_, false) => format!("ROLLBACK TO SAVEPOINT sp{depth}; RELEASE SAVEPOINT sp{depth}"),
     }
 }
 
 impl Session {
-    /// Runs `sql`, after which `open` levels are; if it fails, the connection goes back
-    /// to sqlx, closed, as the state of its transaction is unknown.
-    async fn run(&mut self, sql: &str, open: usize) -> Result<(), DbErr> {
+    /// Runs `sql`, which begins or ends a level. If it fails, the state of the
+    /// transaction is unknown and the connection is closed.
+    async fn run(&mut self, sql: &str) -> Result<(), DbErr> {
         let Some(taken) = &mut self.taken else {
-            return Ok(());
+            return Err(DbErr::Custom(
+                "the transaction's connection was closed".into(),
+            ));
         };
         if let Err(e) = statement::execute_unprepared(&mut taken.conn, sql).await {
             taken.conn.close_on_drop();
             self.taken = None;
             return Err(e);
         }
-        self.open = open;
         Ok(())
     }
 }
@@ -179,34 +198,31 @@ impl Session {
 impl Drop for PgTx {
     fn drop(&mut self) {
         if !self.ended {
-            self.shared.dropped.fetch_min(self.level, Ordering::AcqRel);
+            self.shared.dropped().push(self.id);
         }
     }
 }
 
-/// The last handle on a transaction is gone: its connection is kept, or rolled back by
-/// a task that then keeps it.
+/// The last handle on a transaction is gone: its connection is kept if no level is open,
+/// else rolled back by a task that then keeps it, or closes it if the rollback fails (a
+/// statement cut short may have left an error to read first, which sqlx reports instead
+/// of running the `ROLLBACK`).
 impl Drop for Shared {
     fn drop(&mut self) {
         let session = self.session.get_mut();
         let Some(mut taken) = session.taken.take() else {
             return;
         };
-        if session.open == 0 {
+        if session.open.is_empty() {
             self.kept.keep(taken);
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            taken.conn.close_on_drop();
-            return;
-        };
         let kept = self.kept.clone();
-        runtime.spawn(async move {
-            if statement::execute_unprepared(&mut taken.conn, "ROLLBACK")
-                .await
-                .is_ok()
-            {
-                kept.keep(taken);
+        // Transactions live inside the runtime, as sqlx's connections must.
+        tokio::spawn(async move {
+            match statement::execute_unprepared(&mut taken.conn, "ROLLBACK").await {
+                Ok(_) => kept.keep(taken),
+                Err(_) => taken.conn.close_on_drop(),
             }
         });
     }

@@ -140,7 +140,7 @@ async fn replace_in_one(
     };
     sql.push(" RETURNING *");
     let mut updated = Reply::from_rows(&txn.query_all_raw(sql.statement()).await?)?;
-    // No row: the vote was already `new`, and nothing changed.
+    // No row: nothing changed (the same vote again, or no vote to take back).
     Ok(updated.pop().unwrap_or(reply))
 }
 

@@ -167,13 +167,33 @@ async fn savepoints_nest_inside_a_transaction() {
     outer.commit().await.unwrap();
     assert_eq!(n(&db).await, 4);
 
+    // A savepoint that fails to commit (one is open inside it) is still open, and rolled
+    // back once dropped; a handle on a level that has ended does not reach the savepoint
+    // opened later at the same depth.
+    let outer = db.begin().await.unwrap();
+    let middle = outer.begin().await.unwrap();
+    let inner = middle.begin().await.unwrap();
+    set_n(&inner, 5).await;
+    assert!(middle.commit().await.is_err());
+    set_n(&outer, 6).await;
+    assert!(inner.execute_unprepared("SELECT 1").await.is_err());
+    let again = outer.begin().await.unwrap();
+    let deeper = again.begin().await.unwrap();
+    assert!(inner.execute_unprepared("SELECT 1").await.is_err());
+    drop(inner);
+    set_n(&deeper, 7).await;
+    deeper.commit().await.unwrap();
+    again.commit().await.unwrap();
+    outer.commit().await.unwrap();
+    assert_eq!(n(&db).await, 7);
+
     // The outermost cannot commit with a savepoint still open inside it; nothing commits.
     let outer = db.begin().await.unwrap();
-    set_n(&outer, 5).await;
+    set_n(&outer, 8).await;
     let inner = outer.begin().await.unwrap();
     assert!(outer.commit().await.is_err());
     drop(inner);
-    assert_eq!(n(&db).await, 4);
+    assert_eq!(n(&db).await, 7);
     assert_eq!(idle_in_transaction(&db).await, 0);
 }
 
@@ -233,4 +253,59 @@ async fn isolation_and_access_mode_reach_the_server() {
     );
     drop(txn);
     assert_eq!(n(&db).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_cut_short_while_it_begins_leaves_no_transaction_behind() {
+    let Some((database, db)) = probe(1).await else {
+        return;
+    };
+    let other = Db::new(
+        db::connect(&database.url, &PoolOptions::default())
+            .await
+            .unwrap(),
+    );
+    let mut cut = 0;
+    for i in 1..=20 {
+        assert_eq!(
+            n(&db).await,
+            i - 1,
+            "the connection is kept for the next begin"
+        );
+        // Polled once: the connection is taken and `BEGIN` sent, then the future is
+        // dropped before the answer (unless the answer was already there).
+        let mut begin = Box::pin(db::begin_write(&db));
+        if futures_util::poll!(begin.as_mut()).is_pending() {
+            cut += 1;
+        }
+        drop(begin);
+        // A write outside a transaction is seen by another session at once: it did not
+        // land inside the transaction the cut-short `BEGIN` opened.
+        set_n(&db, i).await;
+        assert_eq!(n(&other).await, i);
+    }
+    assert!(cut > 0, "no BEGIN was cut short");
+    assert_eq!(idle_in_transaction(&db).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_rollback_fails_is_closed_not_reused() {
+    let Some((_database, db)) = probe(1).await else {
+        return;
+    };
+    let txn = db::begin_write(&db).await.unwrap();
+    set_n(&txn, 1).await;
+    // Cut short, the statement still fails on the server afterwards; that error is read
+    // before anything sent later, so the `ROLLBACK` of the dropped transaction fails.
+    let cut = tokio::time::timeout(
+        Duration::from_millis(50),
+        txn.query_all_raw(sql("SELECT 1 / (random() * 0)::int FROM pg_sleep(0.3)")),
+    )
+    .await;
+    assert!(cut.is_err(), "the statement should have been cut short");
+    drop(txn);
+    // On a pool of one, the next statement gets that connection unless it was closed.
+    assert_eq!(n(&db).await, 0);
+    assert_eq!(number(&db, "SELECT 42").await, 42);
+    assert_eq!(idle_in_transaction(&db).await, 0);
 }
