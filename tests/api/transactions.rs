@@ -120,23 +120,29 @@ async fn a_dropped_transaction_is_rolled_back_and_releases_its_locks() {
     assert_eq!(n(&db).await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transaction_cut_short_mid_statement_is_rolled_back() {
+/// Writes in a transaction, cuts `statement` short inside it and drops the transaction:
+/// nothing of it stays, and the next statements answer (on a pool of one, on the same
+/// connection unless it was closed).
+async fn cut_short_and_dropped(statement: &str) {
     let Some((_database, db)) = probe(1).await else {
         return;
     };
     let txn = db::begin_write(&db).await.unwrap();
     set_n(&txn, 1).await;
-    let cut = tokio::time::timeout(
-        Duration::from_millis(50),
-        txn.query_all_raw(sql("SELECT 7 FROM pg_sleep(0.5)")),
-    )
-    .await;
-    assert!(cut.is_err(), "the statement should have been cut short");
+    let cut = tokio::time::timeout(Duration::from_millis(50), txn.query_all_raw(sql(statement)));
+    assert!(
+        cut.await.is_err(),
+        "the statement should have been cut short"
+    );
     drop(txn);
     assert_eq!(n(&db).await, 0);
     assert_eq!(number(&db, "SELECT 42").await, 42);
     assert_eq!(idle_in_transaction(&db).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_cut_short_mid_statement_is_rolled_back() {
+    cut_short_and_dropped("SELECT 7 FROM pg_sleep(0.5)").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,22 +296,7 @@ async fn a_transaction_cut_short_while_it_begins_leaves_no_transaction_behind() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_whose_rollback_fails_is_closed_not_reused() {
-    let Some((_database, db)) = probe(1).await else {
-        return;
-    };
-    let txn = db::begin_write(&db).await.unwrap();
-    set_n(&txn, 1).await;
     // Cut short, the statement still fails on the server afterwards; that error is read
     // before anything sent later, so the `ROLLBACK` of the dropped transaction fails.
-    let cut = tokio::time::timeout(
-        Duration::from_millis(50),
-        txn.query_all_raw(sql("SELECT 1 / (random() * 0)::int FROM pg_sleep(0.3)")),
-    )
-    .await;
-    assert!(cut.is_err(), "the statement should have been cut short");
-    drop(txn);
-    // On a pool of one, the next statement gets that connection unless it was closed.
-    assert_eq!(n(&db).await, 0);
-    assert_eq!(number(&db, "SELECT 42").await, 42);
-    assert_eq!(idle_in_transaction(&db).await, 0);
+    cut_short_and_dropped("SELECT 1 / (random() * 0)::int FROM pg_sleep(0.3)").await;
 }
