@@ -95,6 +95,13 @@ impl Db {
         kept.keep(taken);
         Ok(done)
     }
+
+    async fn query_kept(&self, kept: &Kept, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.on_kept(kept, async |conn| {
+            statement::query(conn, stmt, self.metric.as_ref()).await
+        })
+        .await
+    }
 }
 
 /// `BEGIN` with `options` and, on a request's behalf, its statement timeout. `SET LOCAL`
@@ -162,28 +169,14 @@ impl ConnectionTrait for Db {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.kept {
-            Some(kept) => {
-                let rows = self
-                    .on_kept(kept, async |conn| {
-                        statement::query(conn, &stmt, true, self.metric.as_ref()).await
-                    })
-                    .await?;
-                Ok(rows.into_iter().next().map(QueryResult::from))
-            }
+            Some(kept) => Ok(self.query_kept(kept, &stmt).await?.into_iter().next()),
             None => self.orm.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.kept {
-            Some(kept) => {
-                let rows = self
-                    .on_kept(kept, async |conn| {
-                        statement::query(conn, &stmt, false, self.metric.as_ref()).await
-                    })
-                    .await?;
-                Ok(rows.into_iter().map(QueryResult::from).collect())
-            }
+            Some(kept) => self.query_kept(kept, &stmt).await,
             None => self.orm.query_all_raw(stmt).await,
         }
     }

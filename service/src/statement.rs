@@ -4,31 +4,26 @@
 
 use std::{sync::Arc, time::Instant};
 
-use sea_orm::{DbErr, ExecResult, RuntimeErr, Statement, Values, metric::Info};
+use sea_orm::{DbErr, ExecResult, QueryResult, RuntimeErr, Statement, Values, metric::Info};
 use sea_query_sqlx::SqlxValues;
-use sqlx::{AssertSqlSafe, Executor, PgConnection, postgres::PgRow};
+use sqlx::{AssertSqlSafe, Executor, PgConnection};
 
 pub(crate) type Callback = Arc<dyn Fn(&Info<'_>) + Send + Sync>;
 
-/// Rows of a query; with `one`, only the first is kept (sqlx still reads them all).
+/// Rows of a query. (A query for one row reads them all too: sqlx's `fetch_optional`
+/// does, to see an error that comes after the first row.)
 pub(crate) async fn query(
     conn: &mut PgConnection,
     stmt: &Statement,
-    one: bool,
     metric: Option<&Callback>,
-) -> Result<Vec<PgRow>, DbErr> {
+) -> Result<Vec<QueryResult>, DbErr> {
     let started = Instant::now();
-    let query = sqlx::query_with(AssertSqlSafe(stmt.sql.as_str()), values(stmt));
-    let rows = if one {
-        query
-            .fetch_optional(conn)
-            .await
-            .map(|row| row.into_iter().collect())
-    } else {
-        query.fetch_all(conn).await
-    };
+    let rows = sqlx::query_with(AssertSqlSafe(stmt.sql.as_str()), values(stmt))
+        .fetch_all(conn)
+        .await;
     report(metric, stmt, started, rows.is_err());
-    rows.map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))
+    rows.map(|rows| rows.into_iter().map(QueryResult::from).collect())
+        .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))
 }
 
 pub(crate) async fn execute(

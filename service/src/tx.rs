@@ -105,12 +105,14 @@ impl PgTx {
     async fn session(&self) -> Result<MutexGuard<'_, Session>, DbErr> {
         let mut session = self.shared.session.lock().await;
         let dropped = self.shared.dropped().clone();
-        if let Some(depth) = session.open.iter().position(|id| dropped.contains(id)) {
-            session.run(&end_sql(depth + 1, false)).await?;
-            session.open.truncate(depth);
+        if !dropped.is_empty() {
+            if let Some(depth) = session.open.iter().position(|id| dropped.contains(id)) {
+                session.run(&end_sql(depth + 1, false)).await?;
+                session.open.truncate(depth);
+            }
+            // Marks of levels no longer open are done with (ids are never reused).
+            self.shared.dropped().retain(|id| session.open.contains(id));
         }
-        // Marks of levels no longer open are done with (ids are never reused).
-        self.shared.dropped().retain(|id| session.open.contains(id));
         if session.taken.is_none() || session.open.last() != Some(&self.id) {
             return Err(DbErr::Custom(
                 "the transaction has ended, or one begun inside it is still open".into(),
@@ -123,6 +125,11 @@ impl PgTx {
         let session = self.session().await?;
         MutexGuard::try_map(session, |s| s.taken.as_mut().map(|t| &mut *t.conn))
             .map_err(|_| DbErr::Custom("the transaction's connection was closed".into()))
+    }
+
+    async fn query(&self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let metric = self.shared.metric.as_ref();
+        statement::query(&mut *self.conn().await?, stmt, metric).await
     }
 
     async fn savepoint(&self) -> Result<Self, DbErr> {
@@ -257,22 +264,14 @@ impl ConnectionTrait for Tx {
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.0 {
             Kind::Orm(txn) => txn.query_one_raw(stmt).await,
-            Kind::Pg(tx) => {
-                let metric = tx.shared.metric.as_ref();
-                let rows = statement::query(&mut *tx.conn().await?, &stmt, true, metric).await?;
-                Ok(rows.into_iter().next().map(QueryResult::from))
-            }
+            Kind::Pg(tx) => Ok(tx.query(&stmt).await?.into_iter().next()),
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.0 {
             Kind::Orm(txn) => txn.query_all_raw(stmt).await,
-            Kind::Pg(tx) => {
-                let metric = tx.shared.metric.as_ref();
-                let rows = statement::query(&mut *tx.conn().await?, &stmt, false, metric).await?;
-                Ok(rows.into_iter().map(QueryResult::from).collect())
-            }
+            Kind::Pg(tx) => tx.query(&stmt).await,
         }
     }
 }
