@@ -63,7 +63,8 @@ impl Workload {
     pub fn sql_statements(self) -> u32 {
         match self {
             Self::CastVote => 3,
-            _ => 2,
+            Self::FrontPage => 2,
+            _ => 1,
         }
     }
 }
@@ -252,24 +253,26 @@ pub async fn sql(
             .await
             .map_err(e)?;
         }
+        // A page and its parent in one statement, as the service reads them
+        // (`keyset::parent_with_page`): the parent's row and the page's rows, each padded
+        // with NULLs where the other has columns.
         Workload::CategoryPage => {
-            let category: PgRow =
-                sqlx::query("SELECT id, name, thread_count FROM categories WHERE slug = $1")
-                    .bind(rng.pick(&data.slugs))
-                    .fetch_one(&mut *source.conn().await.map_err(e)?)
-                    .await
-                    .map_err(e)?;
-            let id: Uuid = category.get("id");
-            sqlx::query(
-                "SELECT t.id, t.title, t.status, t.is_pinned, t.reply_count, t.last_activity_at, \
-                 u.first_name, u.last_name, u.username FROM threads t \
-                 JOIN \"user\" u ON u.id = t.author_id WHERE t.category_id = $1 \
-                 ORDER BY t.is_pinned DESC, t.last_activity_at DESC, t.id DESC LIMIT 26",
+            let rows = sqlx::query(
+                "SELECT id, name, thread_count, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+                 NULL FROM categories WHERE slug = $1 \
+                 UNION ALL (SELECT NULL, NULL, NULL, t.id, t.title, t.status, t.is_pinned, \
+                 t.reply_count, t.last_activity_at, u.first_name, u.last_name, u.username \
+                 FROM threads t JOIN \"user\" u ON u.id = t.author_id \
+                 WHERE t.category_id = (SELECT id FROM categories WHERE slug = $1) \
+                 ORDER BY t.is_pinned DESC, t.last_activity_at DESC, t.id DESC LIMIT 26)",
             )
-            .bind(id)
+            .bind(rng.pick(&data.slugs))
             .fetch_all(&mut *source.conn().await.map_err(e)?)
             .await
             .map_err(e)?;
+            if rows.is_empty() {
+                return Err("no such category".to_owned());
+            }
         }
         Workload::ThreadPage | Workload::BigThreadOldest | Workload::BigThreadTop => {
             let id = match workload {
@@ -281,21 +284,22 @@ pub async fn sql(
             } else {
                 "r.created_at, r.id"
             };
-            sqlx::query("SELECT id, title, status, reply_count FROM threads WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut *source.conn().await.map_err(e)?)
-                .await
-                .map_err(e)?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT r.id, r.body, r.created_at, r.deleted_at, r.score, r.upvotes, r.downvotes, \
-                 u.first_name, u.last_name, u.username, u.image_url FROM thread_replies r \
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, title, status, reply_count, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+                 NULL, NULL, NULL, NULL FROM threads WHERE id = $1 \
+                 UNION ALL (SELECT NULL, NULL, NULL, NULL, r.id, r.body, r.created_at, \
+                 r.deleted_at, r.score, r.upvotes, r.downvotes, u.first_name, u.last_name, \
+                 u.username, u.image_url FROM thread_replies r \
                  JOIN \"user\" u ON u.id = r.author_id WHERE r.thread_id = $1 \
-                 ORDER BY {order} LIMIT 51"
+                 ORDER BY {order} LIMIT 51)"
             )))
             .bind(id)
             .fetch_all(&mut *source.conn().await.map_err(e)?)
             .await
             .map_err(e)?;
+            if rows.is_empty() {
+                return Err("no such thread".to_owned());
+            }
         }
         Workload::CastVote => {
             let (reply, voter, up) = vote(data, rng);

@@ -26,13 +26,26 @@ pub trait FromRows: Sized {
     fn from_rows(rows: &[QueryResult]) -> Result<Vec<Self>, DbErr>;
 }
 
-/// A model read by position, from `at` on, its columns in the entity's order (the order
-/// the author join lists them in, and the table's order for `SELECT *`, which a
-/// migration test holds the tables to). `check`: see `Read`.
-pub trait Columns: Sized {
-    const WIDTH: usize;
+impl<R: FromRow> FromRows for R {
+    fn from_rows(rows: &[QueryResult]) -> Result<Vec<Self>, DbErr> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, row)| read_row(row, 0, i == 0))
+            .collect()
+    }
+}
+
+/// One row read by position, from column `at` on. `check`: see `Read`.
+pub trait FromRow: Sized {
     fn pg(row: &PgRow, at: usize, check: bool) -> Result<Self, sqlx::Error>;
     fn sqlite(row: &SqliteRow, at: usize, check: bool) -> Result<Self, sqlx::Error>;
+}
+
+/// A model whose columns are read in the entity's order (the order the author join lists
+/// them in, and the table's order for `SELECT *`, which a migration test holds the
+/// tables to).
+pub trait Columns: FromRow {
+    const WIDTH: usize;
 }
 
 /// One column of a driver row, by position.
@@ -41,6 +54,13 @@ trait Read: sqlx::Row {
     fn read<'r, T>(&'r self, index: usize, check: bool) -> Result<T, sqlx::Error>
     where
         T: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>;
+
+    fn is_null(&self, index: usize) -> Result<bool, sqlx::Error>
+    where
+        usize: sqlx::ColumnIndex<Self>,
+    {
+        Ok(sqlx::ValueRef::is_null(&self.try_get_raw(index)?))
+    }
 }
 
 impl Read for PgRow {
@@ -76,48 +96,60 @@ impl Read for SqliteRow {
     }
 }
 
-/// Decodes each row with `pg` or `sqlite`, checking column types on the first.
-fn decode<M>(
-    rows: &[QueryResult],
-    pg: impl Fn(&PgRow, bool) -> Result<M, sqlx::Error>,
-    sqlite: impl Fn(&SqliteRow, bool) -> Result<M, sqlx::Error>,
-) -> Result<Vec<M>, DbErr> {
-    rows.iter()
-        .enumerate()
-        .map(|(i, res)| {
-            let check = i == 0;
-            let decoded = if let Some(row) = res.try_as_pg_row() {
-                pg(row, check)
-            } else if let Some(row) = res.try_as_sqlite_row() {
-                sqlite(row, check)
-            } else {
-                return Err(DbErr::Type(
-                    "page rows are read from Postgres or SQLite only".to_owned(),
-                ));
-            };
-            decoded.map_err(|e| DbErr::Type(format!("reading a page row: {e}")))
-        })
-        .collect()
+fn driver_row<M>(
+    row: &QueryResult,
+    pg: impl FnOnce(&PgRow) -> Result<M, sqlx::Error>,
+    sqlite: impl FnOnce(&SqliteRow) -> Result<M, sqlx::Error>,
+) -> Result<M, DbErr> {
+    let read = if let Some(row) = row.try_as_pg_row() {
+        pg(row)
+    } else if let Some(row) = row.try_as_sqlite_row() {
+        sqlite(row)
+    } else {
+        return Err(DbErr::Type(
+            "page rows are read from Postgres or SQLite only".to_owned(),
+        ));
+    };
+    read.map_err(|e| DbErr::Type(format!("reading a page row: {e}")))
 }
 
-impl<T: Columns> FromRows for Authored<T> {
+fn read_row<M: FromRow>(row: &QueryResult, at: usize, check: bool) -> Result<M, DbErr> {
+    driver_row(
+        row,
+        |row| M::pg(row, at, check),
+        |row| M::sqlite(row, at, check),
+    )
+}
+
+/// The rows of a statement that returns parents and their children: a parent's row is
+/// its columns (its id first) then NULLs, a child's is `P::WIDTH` NULLs then its own
+/// (`keyset::parent_with_page`). Column types are checked on the first of each.
+pub(crate) fn parents_and_children<P: Columns, C: FromRow>(
+    rows: &[QueryResult],
+) -> Result<(Vec<P>, Vec<C>), DbErr> {
+    let mut parents = Vec::new();
+    let mut children = Vec::with_capacity(rows.len());
+    for row in rows {
+        if driver_row(row, |row| row.is_null(0), |row| row.is_null(0))? {
+            children.push(read_row(row, P::WIDTH, children.is_empty())?);
+        } else {
+            parents.push(read_row(row, 0, parents.is_empty())?);
+        }
+    }
+    Ok((parents, children))
+}
+
+impl<T: Columns> FromRow for Authored<T> {
     /// With the join, the author's columns come first (its id is NULL only if the author
     /// row is missing), a card's or the whole row's: the row's width tells which. Without
     /// it the row is the page's own, and the author is left to the loader.
-    fn from_rows(rows: &[QueryResult]) -> Result<Vec<Self>, DbErr> {
-        decode(
-            rows,
-            |row, check| Self::read(row, check, T::pg, Card::pg, entity::user::Model::pg),
-            |row, check| {
-                Self::read(
-                    row,
-                    check,
-                    T::sqlite,
-                    Card::sqlite,
-                    entity::user::Model::sqlite,
-                )
-            },
-        )
+    fn pg(row: &PgRow, at: usize, check: bool) -> Result<Self, sqlx::Error> {
+        Self::read(row, at, check, T::pg, Card::pg, entity::user::Model::pg)
+    }
+
+    fn sqlite(row: &SqliteRow, at: usize, check: bool) -> Result<Self, sqlx::Error> {
+        let (card, full) = (Card::sqlite, entity::user::Model::sqlite);
+        Self::read(row, at, check, T::sqlite, card, full)
     }
 }
 
@@ -129,6 +161,7 @@ const _: () = assert!(Card::WIDTH != entity::user::Model::WIDTH);
 impl<T: Columns> Authored<T> {
     fn read<R: Read>(
         row: &R,
+        at: usize,
         check: bool,
         read: ReadAt<R, T>,
         read_card: ReadAt<R, Card>,
@@ -137,22 +170,22 @@ impl<T: Columns> Authored<T> {
     where
         for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     {
-        let author_width = row.len().checked_sub(T::WIDTH).ok_or_else(|| {
+        let author_width = row.len().checked_sub(at + T::WIDTH).ok_or_else(|| {
             sqlx::Error::Decode(format!("a row of {} columns is too narrow", row.len()).into())
         })?;
         if author_width == 0 {
             return Ok(Self {
-                row: read(row, 0, check)?,
+                row: read(row, at, check)?,
                 author: None,
             });
         }
-        let author = match row.read::<Option<String>>(0, check)? {
+        let author = match row.read::<Option<String>>(at, check)? {
             None => None,
             Some(_) if author_width == Card::WIDTH => {
-                Some(AuthorRow::Card(read_card(row, 0, check)?))
+                Some(AuthorRow::Card(read_card(row, at, check)?))
             }
             Some(_) if author_width == entity::user::Model::WIDTH => {
-                Some(AuthorRow::Full(read_full(row, 0, check)?))
+                Some(AuthorRow::Full(read_full(row, at, check)?))
             }
             Some(_) => {
                 return Err(sqlx::Error::Decode(
@@ -161,7 +194,7 @@ impl<T: Columns> Authored<T> {
             }
         };
         Ok(Self {
-            row: read(row, author_width, check)?,
+            row: read(row, at + author_width, check)?,
             author,
         })
     }
@@ -173,14 +206,6 @@ macro_rules! rows_of_themselves {
         impl Row<$model> for $model {
             fn row(&self) -> &$model {
                 self
-            }
-        }
-
-        impl FromRows for $model {
-            fn from_rows(rows: &[QueryResult]) -> Result<Vec<Self>, DbErr> {
-                decode(rows, |row, check| Self::pg(row, 0, check), |row, check| {
-                    Self::sqlite(row, 0, check)
-                })
             }
         }
     )*};
@@ -249,7 +274,9 @@ macro_rules! columns {
     ($model:ty, $width:expr, |$row:ident, $at:ident, $check:ident| $body:expr) => {
         impl Columns for $model {
             const WIDTH: usize = $width;
+        }
 
+        impl FromRow for $model {
             fn pg($row: &PgRow, $at: usize, $check: bool) -> Result<Self, sqlx::Error> {
                 Ok($body)
             }

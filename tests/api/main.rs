@@ -18,6 +18,7 @@ mod hostile;
 mod identity;
 mod kept;
 mod migrations;
+mod parent_pages;
 mod pooled;
 mod read;
 mod schema;

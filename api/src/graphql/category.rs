@@ -1,19 +1,21 @@
 //! `Category` and the root fields that find categories.
 
 use async_graphql::{
-    Context, ContextSelectionSet, ID, Object, Positioned, Result, Value, parser::types::Field,
+    Context, ContextSelectionSet, ID, Lookahead, Object, Positioned, Result, Value,
+    parser::types::Field,
 };
 use chrono::{DateTime, Utc};
 use service::{
     category,
+    page::{Authored, Page},
     thread::{CategoryThreads, ThreadOrder as ServiceThreadOrder},
     validate,
 };
 
 use super::{
     connection::{
-        ForumConnection, TotalSource, asks_whether_more, authors_to_read, connection, or_empty,
-        request,
+        Asked, ForumConnection, Prefetched, TotalSource, asks_whether_more, authors_to_read,
+        connection, or_empty, request,
     },
     context::loader,
     enums::{ThreadOrder, ThreadStatus},
@@ -29,18 +31,25 @@ use super::{
 pub struct Category(CategoryFields);
 
 /// A category's row, and its fields as async-graphql resolves them.
-pub struct CategoryFields(category::Category);
+pub struct CategoryFields {
+    model: category::Category,
+    /// The page of threads read with the category, if any.
+    threads: Prefetched<CategoryThreads, ThreadsPage>,
+}
+
+type ThreadsPage = Page<Authored<service::thread::Thread>>;
 
 direct_object!(Category, CategoryFields);
 
 impl Category {
     pub fn new(model: category::Category) -> Self {
-        Self(CategoryFields(model))
+        let threads = Prefetched::default();
+        Self(CategoryFields { model, threads })
     }
 
     /// The `Node` interface's `id`.
     pub async fn id(&self, _: &Context<'_>) -> Result<ID> {
-        Ok(NodeId::Category(self.0.0.id).encode())
+        Ok(NodeId::Category(self.0.model.id).encode())
     }
 }
 
@@ -51,7 +60,7 @@ impl Direct for Category {
         name: &str,
         _: &Positioned<Field>,
     ) -> Option<Value> {
-        let c = &self.0.0;
+        let c = &self.0.model;
         Some(match name {
             "id" => Value::String(NodeId::Category(c.id).encode().0),
             "slug" => fast::string(&c.slug),
@@ -67,27 +76,27 @@ impl Direct for Category {
 impl CategoryFields {
     /// The global id of this category.
     async fn id(&self) -> ID {
-        NodeId::Category(self.0.id).encode()
+        NodeId::Category(self.model.id).encode()
     }
 
     /// The category's unique key in URLs, e.g. `help`.
     async fn slug(&self) -> &str {
-        &self.0.slug
+        &self.model.slug
     }
 
     /// The category's display name.
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.model.name
     }
 
     /// When the category was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.model.created_at
     }
 
     /// How many threads the category holds.
     async fn thread_count(&self) -> i32 {
-        self.0.thread_count
+        self.model.thread_count
     }
 
     /// The category's threads: pinned threads first, then in `orderBy` order.
@@ -102,29 +111,63 @@ impl CategoryFields {
         #[graphql(default)] order_by: ThreadOrder,
         status: Option<ThreadStatus>,
     ) -> Result<ForumConnection<Thread>> {
-        let order = ServiceThreadOrder::from(order_by);
-        let window = request(first, after, last, before)
-            .window(order.ordering())
-            .gql()?
-            .probing(asks_whether_more(ctx));
-        let status = status.map(Into::into);
-        let authors = authors_to_read(ctx);
-        let key = CategoryThreadsKey(
-            self.0.id,
-            CategoryThreads {
-                order,
-                status,
-                window,
-                authors,
-            },
-        );
-        let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
+        let look = ctx.look_ahead();
+        let query = threads_query(first, after, last, before, order_by, status, &look)?;
+        let status = query.status;
+        let page = match self.threads.take(&query) {
+            Some(page) => page,
+            None => {
+                let key = CategoryThreadsKey(self.model.id, query);
+                or_empty(loader(ctx)?.load_one(key).await.gql()?)
+            }
+        };
         let total = match status {
-            None => TotalSource::Known(self.0.thread_count.into()),
-            Some(status) => TotalSource::CategoryStatus(self.0.id, status),
+            None => TotalSource::Known(self.model.thread_count.into()),
+            Some(status) => TotalSource::CategoryStatus(self.model.id, status),
         };
         Ok(connection(page, total, Thread::from))
     }
+}
+
+/// The page that `threads(…)` asks for: read by the field, and by `category(slug:)` ahead
+/// of it.
+fn threads_query(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+    order_by: ThreadOrder,
+    status: Option<ThreadStatus>,
+    look: &Lookahead<'_>,
+) -> Result<CategoryThreads> {
+    let order = ServiceThreadOrder::from(order_by);
+    let window = request(first, after, last, before)
+        .window(order.ordering())
+        .gql()?
+        .probing(asks_whether_more(look));
+    Ok(CategoryThreads {
+        order,
+        status: status.map(Into::into),
+        window,
+        authors: authors_to_read(look),
+    })
+}
+
+/// The page of threads selected under a category, if it is selected once and its
+/// arguments are valid.
+fn threads_asked(ctx: &Context<'_>) -> Option<CategoryThreads> {
+    let asked = Asked::once(ctx.look_ahead(), "threads")?;
+    let order_by = asked.get::<Option<ThreadOrder>>("orderBy")?;
+    threads_query(
+        asked.get("first")?,
+        asked.get("after")?,
+        asked.get("last")?,
+        asked.get("before")?,
+        order_by.unwrap_or_default(),
+        asked.get("status")?,
+        &asked.look_ahead(),
+    )
+    .ok()
 }
 
 #[derive(Default)]
@@ -145,7 +188,7 @@ impl CategoryQuery {
         let window = request(first, after, last, before)
             .window(&category::BY_NAME)
             .gql()?
-            .probing(asks_whether_more(ctx));
+            .probing(asks_whether_more(&ctx.look_ahead()));
         let db = &loader(ctx)?.loader().db;
         let page = category::list(db, &window).await.gql()?;
         Ok(connection(page, TotalSource::Categories, Category::new))
@@ -155,6 +198,14 @@ impl CategoryQuery {
     async fn category(&self, ctx: &Context<'_>, slug: String) -> Result<Option<Category>> {
         let slug = validate::slug("slug", &slug).gql()?;
         let db = &loader(ctx)?.loader().db;
+        // A category page: the category and its threads in one statement.
+        if let Some(query) = threads_asked(ctx) {
+            let read = service::thread::category_with_page(db, &slug, &query).await;
+            return Ok(read.gql()?.map(|(model, page)| {
+                let threads = Prefetched::new(query, page);
+                Category(CategoryFields { model, threads })
+            }));
+        }
         Ok(category::by_slug(db, &slug).await.gql()?.map(Category::new))
     }
 }

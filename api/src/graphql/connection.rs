@@ -1,10 +1,11 @@
 //! Relay connections: pages from `service` as `XConnection` objects, with a `totalCount`
 //! that is read only when asked for, from a counter column where one exists.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::{
-    Context, ContextSelectionSet, Object, OutputType, Positioned, Result, Value,
+    Context, ContextSelectionSet, InputType, Lookahead, Name, Object, OutputType, Positioned,
+    Result, SelectionField, Value,
     connection::{Connection, CursorType, Edge, EmptyFields},
     parser::types::Field,
 };
@@ -171,11 +172,10 @@ pub fn cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> u
     1 + rows * child_complexity
 }
 
-/// How much of the connection's nodes' authors the selection asks for, so that the page
-/// reads them in its own statement: none, a card when only fields of a card are
-/// selected (fragments included), else the whole row.
-pub fn authors_to_read(ctx: &async_graphql::Context<'_>) -> Authors {
-    let look = ctx.look_ahead();
+/// How much of the connection's nodes' authors the selection (the connection field's)
+/// asks for, so that the page reads them in its own statement: none, a card when only
+/// fields of a card are selected (fragments included), else the whole row.
+pub fn authors_to_read(look: &Lookahead<'_>) -> Authors {
     let nodes = [look.field("nodes"), look.field("edges").field("node")];
     let authors: Vec<_> = nodes
         .iter()
@@ -196,9 +196,68 @@ pub fn authors_to_read(ctx: &async_graphql::Context<'_>) -> Authors {
 
 /// Whether the client asks if more rows exist past the page: if not, the row that would
 /// tell is not read (`Window::probing`).
-pub fn asks_whether_more(ctx: &async_graphql::Context<'_>) -> bool {
-    let info = ctx.look_ahead().field("pageInfo");
+pub fn asks_whether_more(look: &Lookahead<'_>) -> bool {
+    let info = look.field("pageInfo");
     info.field("hasNextPage").exists() || info.field("hasPreviousPage").exists()
+}
+
+/// A connection field of the selection, when it is selected once: its arguments as its
+/// resolver will read them, so that its parent can read the page with itself.
+pub struct Asked<'a> {
+    field: SelectionField<'a>,
+    arguments: Vec<(Name, Value)>,
+}
+
+impl<'a> Asked<'a> {
+    /// `None` when `name` is not selected, or selected more than once (aliases with other
+    /// arguments), or an argument does not resolve: the field's resolver then reads its
+    /// page itself, and reports what is wrong.
+    pub fn once(look: Lookahead<'a>, name: &str) -> Option<Self> {
+        let field = match look.field(name).selection_fields()[..] {
+            [field] => field,
+            _ => return None,
+        };
+        let arguments = field.arguments().ok()?;
+        Some(Self { field, arguments })
+    }
+
+    /// The argument `name`, or `None` if it does not parse.
+    pub fn get<T: InputType>(&self, name: &str) -> Option<T> {
+        let value = self.arguments.iter().find(|(n, _)| n.as_str() == name);
+        T::parse(value.map(|(_, v)| v.clone())).ok()
+    }
+
+    /// The field's own look-ahead, as its resolver sees it.
+    pub fn look_ahead(&self) -> Lookahead<'a> {
+        Lookahead::from(self.field)
+    }
+}
+
+/// A page read with its parent, held for the one field that asked for it.
+pub struct Prefetched<K, V>(Mutex<Option<(K, V)>>);
+
+impl<K: PartialEq, V> Prefetched<K, V> {
+    pub fn new(key: K, page: V) -> Self {
+        Self(Mutex::new(Some((key, page))))
+    }
+
+    /// The page, if it was read for `key`: once.
+    pub fn take(&self, key: &K) -> Option<V> {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.take() {
+            Some((read, page)) if read == *key => Some(page),
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+}
+
+impl<K, V> Default for Prefetched<K, V> {
+    fn default() -> Self {
+        Self(Mutex::new(None))
+    }
 }
 
 pub fn request(
@@ -227,7 +286,7 @@ mod tests {
     #[Object]
     impl Query {
         async fn page(&self, ctx: &Context<'_>) -> String {
-            format!("{:?}", authors_to_read(ctx))
+            format!("{:?}", authors_to_read(&ctx.look_ahead()))
         }
     }
 

@@ -40,6 +40,9 @@ pub struct CategoryThreadsKey(pub Uuid, pub CategoryThreads);
 /// A page of a thread's replies.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ThreadRepliesKey(pub Uuid, pub ThreadReplies);
+/// A thread with a page of its replies.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ThreadPageKey(pub Uuid, pub ThreadReplies);
 /// A page of a user's threads.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AuthorThreadsKey(pub String, pub Window);
@@ -149,6 +152,37 @@ impl Loader<ThreadRepliesKey> for ForumLoader {
                     .into_iter()
                     .map(|(id, page)| (ThreadRepliesKey(id, query.clone()), Arc::new(page))),
             );
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<ThreadPageKey> for ForumLoader {
+    type Value = Arc<(Thread, Page<Authored<Reply>>)>;
+    type Error = Arc<Error>;
+
+    /// One thread (a thread page) is one statement; several with the same page are two,
+    /// whatever their number.
+    async fn load(&self, keys: &[ThreadPageKey]) -> Loaded<ThreadPageKey, Self::Value> {
+        let mut out = HashMap::new();
+        for (query, ids) in by_query(keys.iter().map(|k| (k.0, k.1.clone()))) {
+            let found = if let [id] = ids[..] {
+                Vec::from_iter(reply::thread_with_page(&self.db, id, &query).await?)
+            } else {
+                let mut pages = reply::pages_in_threads(&self.db, &ids, &query).await?;
+                let threads = thread::by_ids(&self.db, &ids).await?;
+                let with_page = |t: Thread| {
+                    let page = pages.remove(&t.id).unwrap_or_else(Page::empty);
+                    (t, page)
+                };
+                threads.into_iter().map(with_page).collect()
+            };
+            out.extend(found.into_iter().map(|(thread, page)| {
+                (
+                    ThreadPageKey(thread.id, query.clone()),
+                    Arc::new((thread, page)),
+                )
+            }));
         }
         Ok(out)
     }

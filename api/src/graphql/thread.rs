@@ -1,11 +1,14 @@
 //! `Thread` and the root field that finds one.
 
+use std::sync::Arc;
+
 use async_graphql::{
-    Context, ContextSelectionSet, ID, Object, Positioned, Result, Value, parser::types::Field,
+    Context, ContextSelectionSet, ID, Lookahead, Object, Positioned, Result, Value,
+    parser::types::Field,
 };
 use chrono::{DateTime, Utc};
 use service::{
-    page::Authored,
+    page::{Authored, Page},
     permissions,
     reply::{ReplyOrder as ServiceReplyOrder, ThreadReplies},
     thread,
@@ -14,15 +17,15 @@ use service::{
 use super::{
     category::Category,
     connection::{
-        ForumConnection, TotalSource, asks_whether_more, authors_to_read, connection, or_empty,
-        request,
+        Asked, ForumConnection, Prefetched, TotalSource, asks_whether_more, authors_to_read,
+        connection, or_empty, request,
     },
     context::{loader, viewer},
     enums::{ReplyOrder, ThreadStatus},
     error::{ServiceResultExt, gql},
     fast::{self, Direct, direct_object},
     id::NodeId,
-    loader::{CategoryKey, OthersRepliedKey, ThreadKey, ThreadRepliesKey},
+    loader::{CategoryKey, OthersRepliedKey, ThreadKey, ThreadPageKey, ThreadRepliesKey},
     reply::Reply,
     timestamp,
     user::{Author, User},
@@ -35,7 +38,11 @@ pub struct Thread(ThreadFields);
 pub struct ThreadFields {
     model: thread::Thread,
     author: Author,
+    /// The page of replies read with the thread, if any.
+    replies: Prefetched<ThreadReplies, RepliesPage>,
 }
+
+type RepliesPage = Page<Authored<service::reply::Reply>>;
 
 direct_object!(Thread, ThreadFields);
 
@@ -46,7 +53,19 @@ impl Thread {
 
     fn with_author(model: thread::Thread, read: Option<service::page::AuthorRow>) -> Self {
         let author = Author::of(&model.author_id, read);
-        Self(ThreadFields { model, author })
+        let replies = Prefetched::default();
+        Self(ThreadFields {
+            model,
+            author,
+            replies,
+        })
+    }
+
+    /// A thread read with the page of replies that `query` asks for.
+    fn with_replies(model: thread::Thread, query: ThreadReplies, page: RepliesPage) -> Self {
+        let mut thread = Self::new(model);
+        thread.0.replies = Prefetched::new(query, page);
+        thread
     }
 
     /// The `Node` interface's `id`.
@@ -158,21 +177,15 @@ impl ThreadFields {
         before: Option<String>,
         #[graphql(default)] order_by: ReplyOrder,
     ) -> Result<ForumConnection<Reply>> {
-        let order = ServiceReplyOrder::from(order_by);
-        let window = request(first, after, last, before)
-            .window(order.ordering())
-            .gql()?
-            .probing(asks_whether_more(ctx));
-        let authors = authors_to_read(ctx);
-        let key = ThreadRepliesKey(
-            self.model.id,
-            ThreadReplies {
-                order,
-                window,
-                authors,
-            },
-        );
-        let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
+        let look = ctx.look_ahead();
+        let query = replies_query(first, after, last, before, order_by, &look)?;
+        let page = match self.replies.take(&query) {
+            Some(page) => page,
+            None => {
+                let key = ThreadRepliesKey(self.model.id, query);
+                or_empty(loader(ctx)?.load_one(key).await.gql()?)
+            }
+        };
         let total = TotalSource::Known(self.model.reply_count.into());
         Ok(connection(page, total, Reply::from))
     }
@@ -206,6 +219,44 @@ impl ThreadFields {
     }
 }
 
+/// The page that `replies(…)` asks for: read by the field, and by `thread(id:)` ahead of it.
+fn replies_query(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+    order_by: ReplyOrder,
+    look: &Lookahead<'_>,
+) -> Result<ThreadReplies> {
+    let order = ServiceReplyOrder::from(order_by);
+    let window = request(first, after, last, before)
+        .window(order.ordering())
+        .gql()?
+        .probing(asks_whether_more(look));
+    let authors = authors_to_read(look);
+    Ok(ThreadReplies {
+        order,
+        window,
+        authors,
+    })
+}
+
+/// The page of replies selected under a thread, if it is selected once and its arguments
+/// are valid.
+fn replies_asked(ctx: &Context<'_>) -> Option<ThreadReplies> {
+    let asked = Asked::once(ctx.look_ahead(), "replies")?;
+    let order_by = asked.get::<Option<ReplyOrder>>("orderBy")?;
+    replies_query(
+        asked.get("first")?,
+        asked.get("after")?,
+        asked.get("last")?,
+        asked.get("before")?,
+        order_by.unwrap_or_default(),
+        &asked.look_ahead(),
+    )
+    .ok()
+}
+
 #[derive(Default)]
 pub struct ThreadQuery;
 
@@ -214,7 +265,16 @@ impl ThreadQuery {
     /// The thread with this id, or null if there is none.
     async fn thread(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Thread>> {
         let id = NodeId::thread(&id, "id").gql()?;
-        let thread = loader(ctx)?.load_one(ThreadKey(id)).await.gql()?;
+        let loader = loader(ctx)?;
+        // A thread page: the thread and its replies in one statement.
+        if let Some(query) = replies_asked(ctx) {
+            let read = loader.load_one(ThreadPageKey(id, query.clone())).await;
+            return Ok(read.gql()?.map(|read| {
+                let (thread, page) = Arc::unwrap_or_clone(read);
+                Thread::with_replies(thread, query, page)
+            }));
+        }
+        let thread = loader.load_one(ThreadKey(id)).await.gql()?;
         Ok(thread.map(Thread::new))
     }
 }

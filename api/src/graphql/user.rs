@@ -267,7 +267,7 @@ impl UserFields {
         let window = request(first, after, last, before)
             .window(&service::thread::BY_AUTHOR)
             .gql()?
-            .probing(asks_whether_more(ctx));
+            .probing(asks_whether_more(&ctx.look_ahead()));
         let key = AuthorThreadsKey(self.0.id().to_owned(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorThreads(self.0.id().to_owned());
@@ -287,7 +287,7 @@ impl UserFields {
         let window = request(first, after, last, before)
             .window(&service::reply::BY_AUTHOR)
             .gql()?
-            .probing(asks_whether_more(ctx));
+            .probing(asks_whether_more(&ctx.look_ahead()));
         let key = AuthorRepliesKey(self.0.id().to_owned(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorReplies(self.0.id().to_owned());

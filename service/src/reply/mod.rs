@@ -14,8 +14,9 @@ use crate::{
     Result,
     any::{any_of, by_keys},
     clock,
-    keyset::{self, Listing},
+    keyset::{self, Listing, Parent},
     page::{Authored, Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
+    thread::Thread,
 };
 
 pub use reply::Model as Reply;
@@ -101,18 +102,39 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Reply
     by_keys(db, "thread_replies", "id", ids).await
 }
 
+impl ThreadReplies {
+    fn listing(&self) -> Listing<'static, Reply> {
+        Listing {
+            table: "thread_replies",
+            ordering: self.order.ordering(),
+            filters: &[],
+            authors: self.authors,
+        }
+    }
+}
+
+/// The thread and its requested page of replies, in one statement; `None` if there is no
+/// such thread.
+pub async fn thread_with_page(
+    db: &impl ConnectionTrait,
+    thread_id: Uuid,
+    query: &ThreadReplies,
+) -> Result<Option<(Thread, Page<Authored<Reply>>)>> {
+    let thread = Parent {
+        table: "threads",
+        column: "id",
+        value: thread_id.into(),
+    };
+    keyset::parent_with_page(db, thread, &query.listing(), "thread_id", &query.window).await
+}
+
 /// The requested page of replies for each thread, in one statement.
 pub async fn pages_in_threads(
     db: &impl ConnectionTrait,
     thread_ids: &[Uuid],
     query: &ThreadReplies,
 ) -> Result<HashMap<Uuid, Page<Authored<Reply>>>> {
-    let listing = Listing {
-        table: "thread_replies",
-        ordering: query.order.ordering(),
-        filters: &[],
-        authors: query.authors,
-    };
+    let listing = query.listing();
     keyset::pages_by_parent(db, &listing, "thread_id", thread_ids, &query.window, |r| {
         r.thread_id
     })

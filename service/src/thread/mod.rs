@@ -15,8 +15,9 @@ use uuid::Uuid;
 use crate::{
     Result,
     any::{any_of, by_keys},
+    category::Category,
     clock,
-    keyset::{self, Listing},
+    keyset::{self, Listing, Parent},
     page::{Authored, Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
 };
 
@@ -110,6 +111,34 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Threa
     by_keys(db, "threads", "id", ids).await
 }
 
+impl CategoryThreads {
+    fn listing<'a>(&self, filters: &'a [(&'static str, Value)]) -> Listing<'a, Thread> {
+        Listing {
+            table: "threads",
+            ordering: self.order.ordering(),
+            filters,
+            authors: self.authors,
+        }
+    }
+}
+
+/// The category with `slug` and its requested page of threads, in one statement; `None`
+/// if there is no such category.
+pub async fn category_with_page(
+    db: &impl ConnectionTrait,
+    slug: &str,
+    query: &CategoryThreads,
+) -> Result<Option<(Category, Page<Authored<Thread>>)>> {
+    let filters = status_filter(query.status);
+    let category = Parent {
+        table: "categories",
+        column: "slug",
+        value: slug.into(),
+    };
+    let listing = query.listing(&filters);
+    keyset::parent_with_page(db, category, &listing, "category_id", &query.window).await
+}
+
 /// The requested page of threads for each category, in one statement.
 pub async fn pages_in_categories(
     db: &impl ConnectionTrait,
@@ -117,12 +146,7 @@ pub async fn pages_in_categories(
     query: &CategoryThreads,
 ) -> Result<HashMap<Uuid, Page<Authored<Thread>>>> {
     let filters = status_filter(query.status);
-    let listing = Listing {
-        table: "threads",
-        ordering: query.order.ordering(),
-        filters: &filters,
-        authors: query.authors,
-    };
+    let listing = query.listing(&filters);
     keyset::pages_by_parent(
         db,
         &listing,

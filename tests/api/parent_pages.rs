@@ -1,0 +1,251 @@
+//! A category page and a thread page read their parent and its page in one statement
+//! (`keyset::parent_with_page`). Whatever the arguments and the selection, that page is
+//! the one the connection field reads on its own: asking for the field a second time (an
+//! alias) turns the read-ahead off, so the two answers can be compared.
+
+use entity::thread;
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+use serde_json::{Value, json};
+
+use crate::{
+    fixtures,
+    helpers::{TestApp, error},
+    read::thread_id,
+};
+
+fn category_page(selection: &str, twice: bool) -> String {
+    let other = if twice {
+        "other: threads(first: 1) { nodes { title } }"
+    } else {
+        ""
+    };
+    format!(
+        "query($slug: String!, $order: ThreadOrder!, $first: Int, $after: String, $last: Int,
+               $before: String, $status: ThreadStatus) {{
+           category(slug: $slug) {{ name threadCount
+             page: threads(orderBy: $order, first: $first, after: $after, last: $last,
+                           before: $before, status: $status) {{ {selection} }}
+             {other} }} }}"
+    )
+}
+
+fn thread_page(selection: &str, twice: bool) -> String {
+    let other = if twice {
+        "other: replies(first: 1) { nodes { id } }"
+    } else {
+        ""
+    };
+    format!(
+        "query($id: ID!, $order: ReplyOrder!, $first: Int, $after: String, $last: Int,
+               $before: String) {{
+           thread(id: $id) {{ title replyCount
+             page: replies(orderBy: $order, first: $first, after: $after, last: $last,
+                           before: $before) {{ {selection} }}
+             {other} }} }}"
+    )
+}
+
+/// Reads the page of `vars` both ways; checks that they agree, and that reading ahead
+/// saved two statements (the parent's, and one of the two pages'). Returns the parent
+/// with its page.
+async fn both_ways(
+    app: &TestApp,
+    page: fn(&str, bool) -> String,
+    selection: &str,
+    vars: Value,
+) -> Value {
+    let (ahead, fewer) = app.counted(&page(selection, false), vars.clone()).await;
+    let (alone, more) = app.counted(&page(selection, true), vars.clone()).await;
+    let parent = ahead.as_object().unwrap().values().next().unwrap().clone();
+    let alone = alone.as_object().unwrap().values().next().unwrap();
+    assert_eq!(parent["page"], alone["page"], "{selection} {vars}");
+    assert_eq!(
+        fewer + 2,
+        more,
+        "{selection} {vars}: statements read ahead, and alone"
+    );
+    parent
+}
+
+/// Every window of one list: the first page, the next, the one before it, the last.
+async fn every_window(app: &TestApp, page: fn(&str, bool) -> String, selection: &str, vars: Value) {
+    let with = |extra: Value| {
+        let mut vars = vars.clone();
+        vars.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        vars
+    };
+    let first = both_ways(app, page, selection, with(json!({ "first": 2 }))).await["page"].clone();
+    let rows = first
+        .get("nodes")
+        .or(first.get("edges"))
+        .and_then(Value::as_array)
+        .unwrap();
+    assert_eq!(rows.len(), 2, "{selection} {vars}: {first}");
+    if let Some(cursor) = first["pageInfo"]["endCursor"].as_str() {
+        let next = both_ways(
+            app,
+            page,
+            selection,
+            with(json!({ "first": 2, "after": cursor })),
+        )
+        .await;
+        assert_ne!(next["page"], first, "{selection} {vars}");
+        both_ways(
+            app,
+            page,
+            selection,
+            with(json!({ "last": 1, "before": cursor })),
+        )
+        .await;
+    }
+    both_ways(app, page, selection, with(json!({ "last": 3 }))).await;
+}
+
+backend_test! {
+    async fn a_category_page_read_with_its_category_is_the_page_its_field_reads(backend) {
+        let app = TestApp::spawn(backend).await;
+        let db = &app.db;
+        let authors = fixtures::users(db, "c", 3).await;
+        let category = fixtures::category(db, "mixed").await;
+        let threads = fixtures::bulk_threads(db, &category, &authors, 9).await;
+        fixtures::pin(db, &threads[5]).await;
+        fixtures::touch(db, &threads[1]).await;
+        for t in [&threads[2], &threads[6], &threads[7]] {
+            let mut locked = t.clone().into_active_model();
+            locked.status = Set(thread::Status::Locked);
+            let _: thread::Model = locked.update(db).await.unwrap();
+        }
+        let selections = [
+            "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+             edges { cursor node { title isPinned status replyCount author { displayName role } } }",
+            "pageInfo { endCursor } nodes { title author { displayName imageUrl } }",
+            "nodes { title lastActivityAt }",
+        ];
+        for selection in selections {
+            for order in ["LATEST_ACTIVITY", "NEWEST", "OLDEST"] {
+                for status in [Value::Null, json!("LOCKED")] {
+                    let vars = json!({ "slug": "mixed", "order": order, "status": status });
+                    every_window(&app, category_page, selection, vars).await;
+                }
+            }
+        }
+        // The whole answer, once: the category's own fields come from the same statement.
+        let vars = json!({ "slug": "mixed", "order": "NEWEST", "first": 20 });
+        let (data, statements) = app.counted(&category_page("nodes { title isPinned }", false), vars).await;
+        assert_eq!(statements, 1);
+        assert_eq!(data["category"]["name"], "Category mixed");
+        assert_eq!(data["category"]["threadCount"], 9);
+        let titles: Vec<&str> = data["category"]["page"]["nodes"].as_array().unwrap().iter()
+            .map(|n| n["title"].as_str().unwrap()).collect();
+        assert_eq!(titles[0], "mixed thread 5", "pinned first");
+        assert_eq!(titles.len(), 9);
+    }
+}
+
+backend_test! {
+    async fn a_thread_page_read_with_its_thread_is_the_page_its_field_reads(backend) {
+        let app = TestApp::spawn(backend).await;
+        let db = &app.db;
+        let users = fixtures::users(db, "t", 4).await;
+        let refs: Vec<_> = users.iter().collect();
+        let category = fixtures::category(db, "talk").await;
+        let (thread, posts) = fixtures::thread(db, &category, &refs, "long", 9).await;
+        for (i, post) in posts.iter().enumerate().skip(1) {
+            fixtures::vote(db, post, &users[i % 4], if i % 3 == 0 { -1 } else { 1 }).await;
+        }
+        let selections = [
+            "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+             edges { cursor node { body score upvotes downvotes author { displayName role createdAt } } }",
+            "pageInfo { endCursor } nodes { id body author { displayName imageUrl } }",
+            "nodes { id createdAt isDeleted }",
+        ];
+        let id = thread_id(&thread);
+        for selection in selections {
+            for order in ["OLDEST", "NEWEST", "TOP"] {
+                every_window(&app, thread_page, selection, json!({ "id": id, "order": order })).await;
+            }
+        }
+        let vars = json!({ "id": id, "order": "OLDEST", "first": 50 });
+        let (data, statements) = app.counted(&thread_page("nodes { body }", false), vars).await;
+        assert_eq!(statements, 1);
+        assert_eq!(data["thread"]["title"], "long");
+        assert_eq!(data["thread"]["replyCount"], 9);
+        assert_eq!(data["thread"]["page"]["nodes"].as_array().unwrap().len(), 9);
+        assert_eq!(data["thread"]["page"]["nodes"][8]["body"], "long: post 8");
+    }
+}
+
+backend_test! {
+    async fn missing_parents_empty_pages_and_bad_arguments(backend) {
+        let app = TestApp::spawn(backend).await;
+        let db = &app.db;
+        let ann = fixtures::users(db, "a", 1).await;
+        fixtures::category(db, "empty").await;
+        let busy = fixtures::category(db, "busy").await;
+        let (thread, _) = fixtures::thread(db, &busy, &[&ann[0]], "one", 1).await;
+        let threads = category_page("totalCount nodes { title }", false);
+        let replies = thread_page("totalCount nodes { body }", false);
+
+        // No parent: null, in the one statement.
+        let vars = json!({ "slug": "nowhere", "order": "NEWEST", "first": 5 });
+        let (data, statements) = app.counted(&threads, vars).await;
+        assert_eq!((data["category"].clone(), statements), (Value::Null, 1));
+        let gone = api::graphql::NodeId::Thread(uuid::Uuid::now_v7()).encode().0;
+        let (data, statements) = app.counted(&replies, json!({ "id": gone, "order": "OLDEST" })).await;
+        assert_eq!((data["thread"].clone(), statements), (Value::Null, 1));
+
+        // A parent with nothing under it.
+        let vars = json!({ "slug": "empty", "order": "NEWEST", "first": 5 });
+        let (data, statements) = app.counted(&threads, vars).await;
+        assert_eq!(data["category"]["page"], json!({ "totalCount": 0, "nodes": [] }));
+        assert_eq!(statements, 1);
+
+        // Arguments the field refuses: nothing is read ahead, the thread is read on its
+        // own, and the field reports the error as it does on its own.
+        let id = thread_id(&thread);
+        for (vars, field) in [
+            (json!({ "id": id, "order": "OLDEST", "first": 500 }), "first"),
+            (json!({ "id": id, "order": "OLDEST", "after": "not a cursor" }), "after"),
+            (json!({ "id": id, "order": "OLDEST", "first": 1, "last": 1 }), "last"),
+        ] {
+            let body = app.graphql(&replies, vars.clone()).await;
+            assert_eq!(error(&body), ("BAD_USER_INPUT".to_owned(), Some(field.to_owned())), "{vars}");
+            assert_eq!(body["data"]["thread"]["title"], "one", "{vars}");
+            let alone = app.graphql(&thread_page("totalCount nodes { body }", true), vars.clone()).await;
+            assert_eq!(alone["errors"][0]["message"], body["errors"][0]["message"], "{vars}");
+        }
+    }
+}
+
+backend_test! {
+    async fn several_thread_pages_in_one_request_are_two_statements(backend) {
+        let app = TestApp::spawn(backend).await;
+        let db = &app.db;
+        let users = fixtures::users(db, "m", 2).await;
+        let refs: Vec<_> = users.iter().collect();
+        let category = fixtures::category(db, "many").await;
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            let (thread, _) = fixtures::thread(db, &category, &refs, &format!("t{i}"), i + 1).await;
+            ids.push(thread_id(&thread));
+        }
+        ids.push(api::graphql::NodeId::Thread(uuid::Uuid::now_v7()).encode().0);
+        let fields: String = ids.iter().enumerate().map(|(i, id)| {
+            format!("t{i}: thread(id: \"{id}\") {{ title replies(first: 3) {{ nodes {{ body author {{ displayName }} }} }} }} ")
+        }).collect();
+        let (data, statements) = app.counted(&format!("{{ {fields} }}"), json!({})).await;
+        // The threads; their pages joined to the authors.
+        assert_eq!(statements, 2);
+        for i in 0..4 {
+            let thread = &data[format!("t{i}")];
+            assert_eq!(thread["title"], format!("t{i}"));
+            let bodies: Vec<&str> = thread["replies"]["nodes"].as_array().unwrap().iter()
+                .map(|n| n["body"].as_str().unwrap()).collect();
+            let expected: Vec<String> = (0..(i + 1).min(3)).map(|n| format!("t{i}: post {n}")).collect();
+            assert_eq!(bodies, expected);
+        }
+        assert_eq!(data["t4"], Value::Null);
+    }
+}
