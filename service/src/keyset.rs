@@ -11,6 +11,7 @@ use std::{
 };
 
 use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Iterable, Value};
+use uuid::Uuid;
 
 use crate::{
     Result, clock,
@@ -128,13 +129,18 @@ where
     Ok(Page::from_rows(rows, window, listing.ordering))
 }
 
-/// A row found by a unique column, the parent of a listing.
+/// The parent of a listing: one row of `table`, whose `id` the listing's rows point at.
 pub(crate) struct Parent {
-    /// Quoted table name.
     pub table: &'static str,
-    /// A unique column of it; the listing's rows point at its `id`.
-    pub column: &'static str,
-    pub value: Value,
+    pub by: ParentKey,
+}
+
+pub(crate) enum ParentKey {
+    /// The parent's id: the listing's rows are those that hold it.
+    Id(Uuid),
+    /// Another unique column of the parent, and its value: the listing's rows are those
+    /// that hold the id of the row it finds.
+    Unique(&'static str, Value),
 }
 
 /// A parent and its page of `window`, in one statement: a `UNION ALL` of the parent's row
@@ -155,14 +161,18 @@ where
 {
     let mut sql = Sql::new(db.get_database_backend());
     let page_width = author_width(listing.authors) + T::WIDTH;
+    let (column, value) = match &parent.by {
+        ParentKey::Id(id) => ("id", Value::from(*id)),
+        ParentKey::Unique(column, value) => (*column, value.clone()),
+    };
     sql.push("SELECT parent.*")
         .push(&", NULL".repeat(page_width))
         .push(" FROM ")
         .push(parent.table)
         .push(" AS parent WHERE parent.")
-        .push(parent.column)
+        .push(column)
         .push(" = ")
-        .bind(parent.value.clone())
+        .bind(value)
         .push(" UNION ALL SELECT ")
         .push(&"NULL, ".repeat(P::WIDTH))
         .push("children.* FROM (");
@@ -170,10 +180,9 @@ where
     if join {
         open_author_join(&mut sql, listing.authors);
     }
-    let scope = if parent.column == "id" {
-        Scope::Is(parent_column, parent.value)
-    } else {
-        Scope::Of(parent_column, parent)
+    let scope = match parent.by {
+        ParentKey::Id(id) => Scope::Is(parent_column, id.into()),
+        ParentKey::Unique(key, value) => Scope::Of(parent_column, parent.table, key, value),
     };
     branch(&mut sql, listing, scope, window);
     if join {
@@ -230,8 +239,9 @@ enum Scope {
     Is(&'static str, Value),
     /// `column = p.parent`, the parent of a `LATERAL` join.
     Outer(&'static str),
-    /// `column` is the id of the parent row found by another of its columns.
-    Of(&'static str, Parent),
+    /// `column = (SELECT id FROM table WHERE key = value)`: the id of a parent found by
+    /// another of its unique columns.
+    Of(&'static str, &'static str, &'static str, Value),
 }
 
 fn branch<T>(sql: &mut Sql, listing: &Listing<'_, T>, scope: Scope, window: &Window) {
@@ -247,15 +257,15 @@ fn branch<T>(sql: &mut Sql, listing: &Listing<'_, T>, scope: Scope, window: &Win
         Scope::Outer(column) => {
             sql.push(and.next()).push(column).push(" = p.parent");
         }
-        Scope::Of(column, parent) => {
+        Scope::Of(column, table, key, value) => {
             sql.push(and.next())
                 .push(column)
-                .push(" = (SELECT id FROM ")
-                .push(parent.table)
-                .push(" WHERE ")
-                .push(parent.column)
+                .push(" = (SELECT parent.id FROM ")
+                .push(table)
+                .push(" AS parent WHERE parent.")
+                .push(key)
                 .push(" = ")
-                .bind(parent.value)
+                .bind(value)
                 .push(")");
         }
     }

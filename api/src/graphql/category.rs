@@ -7,7 +7,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use service::{
     category,
-    page::{Authored, Page},
+    page::{Authored, Page, PageRequest},
     thread::{CategoryThreads, ThreadOrder as ServiceThreadOrder},
     validate,
 };
@@ -34,7 +34,7 @@ pub struct Category(CategoryFields);
 pub struct CategoryFields {
     model: category::Category,
     /// The page of threads read with the category, if any.
-    threads: Prefetched<CategoryThreads, ThreadsPage>,
+    prefetched: Prefetched<CategoryThreads, ThreadsPage>,
 }
 
 type ThreadsPage = Page<Authored<service::thread::Thread>>;
@@ -43,8 +43,8 @@ direct_object!(Category, CategoryFields);
 
 impl Category {
     pub fn new(model: category::Category) -> Self {
-        let threads = Prefetched::default();
-        Self(CategoryFields { model, threads })
+        let prefetched = Prefetched::default();
+        Self(CategoryFields { model, prefetched })
     }
 
     /// The `Node` interface's `id`.
@@ -112,9 +112,10 @@ impl CategoryFields {
         status: Option<ThreadStatus>,
     ) -> Result<ForumConnection<Thread>> {
         let look = ctx.look_ahead();
-        let query = threads_query(first, after, last, before, order_by, status, &look)?;
+        let arguments = request(first, after, last, before);
+        let query = threads_query(arguments, order_by, status, &look)?;
         let status = query.status;
-        let page = match self.threads.take(&query) {
+        let page = match self.prefetched.take(&query) {
             Some(page) => page,
             None => {
                 let key = CategoryThreadsKey(self.model.id, query);
@@ -132,16 +133,13 @@ impl CategoryFields {
 /// The page that `threads(…)` asks for: read by the field, and by `category(slug:)` ahead
 /// of it.
 fn threads_query(
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
+    request: PageRequest,
     order_by: ThreadOrder,
     status: Option<ThreadStatus>,
     look: &Lookahead<'_>,
 ) -> Result<CategoryThreads> {
     let order = ServiceThreadOrder::from(order_by);
-    let window = request(first, after, last, before)
+    let window = request
         .window(order.ordering())
         .gql()?
         .probing(asks_whether_more(look));
@@ -157,17 +155,11 @@ fn threads_query(
 /// arguments are valid.
 fn threads_asked(ctx: &Context<'_>) -> Option<CategoryThreads> {
     let asked = Asked::once(ctx.look_ahead(), "threads")?;
-    let order_by = asked.get::<Option<ThreadOrder>>("orderBy")?;
-    threads_query(
-        asked.get("first")?,
-        asked.get("after")?,
-        asked.get("last")?,
-        asked.get("before")?,
-        order_by.unwrap_or_default(),
-        asked.get("status")?,
-        &asked.look_ahead(),
-    )
-    .ok()
+    // `orderBy` has a default, which the field's resolver gets from its attribute.
+    let order_by = asked.argument::<Option<ThreadOrder>>("orderBy")?;
+    let order_by = order_by.unwrap_or_default();
+    let status = asked.argument("status")?;
+    threads_query(asked.request()?, order_by, status, &asked.look_ahead()).ok()
 }
 
 #[derive(Default)]
@@ -202,8 +194,8 @@ impl CategoryQuery {
         if let Some(query) = threads_asked(ctx) {
             let read = service::thread::category_with_page(db, &slug, &query).await;
             return Ok(read.gql()?.map(|(model, page)| {
-                let threads = Prefetched::new(query, page);
-                Category(CategoryFields { model, threads })
+                let prefetched = Prefetched::new(query, page);
+                Category(CategoryFields { model, prefetched })
             }));
         }
         Ok(category::by_slug(db, &slug).await.gql()?.map(Category::new))

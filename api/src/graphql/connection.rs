@@ -221,10 +221,21 @@ impl<'a> Asked<'a> {
         Some(Self { field, arguments })
     }
 
-    /// The argument `name`, or `None` if it does not parse.
-    pub fn get<T: InputType>(&self, name: &str) -> Option<T> {
+    /// The argument `name` as `T` (an `Option` for a nullable one), or `None` if it does
+    /// not parse as one.
+    pub fn argument<T: InputType>(&self, name: &str) -> Option<T> {
         let value = self.arguments.iter().find(|(n, _)| n.as_str() == name);
         T::parse(value.map(|(_, v)| v.clone())).ok()
+    }
+
+    /// Relay's four arguments, as `request` takes them from a resolver's.
+    pub fn request(&self) -> Option<PageRequest> {
+        Some(request(
+            self.argument("first")?,
+            self.argument("after")?,
+            self.argument("last")?,
+            self.argument("before")?,
+        ))
     }
 
     /// The field's own look-ahead, as its resolver sees it.
@@ -241,15 +252,18 @@ impl<K: PartialEq, V> Prefetched<K, V> {
         Self(Mutex::new(Some((key, page))))
     }
 
-    /// The page, if it was read for `key`: once.
+    /// The page, if it was read for `key`. Taken by the first field that asks: a page read
+    /// for another key is let go, and the field reads its own (a look-ahead that no
+    /// longer matches its field costs a statement, never a wrong page).
     pub fn take(&self, key: &K) -> Option<V> {
-        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match slot.take() {
+        let read = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match read {
             Some((read, page)) if read == *key => Some(page),
-            other => {
-                *slot = other;
+            Some(_) => {
+                tracing::warn!("a page was read ahead for other arguments than its field's");
                 None
             }
+            None => None,
         }
     }
 }

@@ -42,7 +42,7 @@ pub struct CategoryThreadsKey(pub Uuid, pub CategoryThreads);
 pub struct ThreadRepliesKey(pub Uuid, pub ThreadReplies);
 /// A thread with a page of its replies.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ThreadPageKey(pub Uuid, pub ThreadReplies);
+pub struct ThreadWithRepliesKey(pub Uuid, pub ThreadReplies);
 /// A page of a user's threads.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AuthorThreadsKey(pub String, pub Window);
@@ -157,13 +157,16 @@ impl Loader<ThreadRepliesKey> for ForumLoader {
     }
 }
 
-impl Loader<ThreadPageKey> for ForumLoader {
+impl Loader<ThreadWithRepliesKey> for ForumLoader {
     type Value = Arc<(Thread, Page<Authored<Reply>>)>;
     type Error = Arc<Error>;
 
     /// One thread (a thread page) is one statement; several with the same page are two,
     /// whatever their number.
-    async fn load(&self, keys: &[ThreadPageKey]) -> Loaded<ThreadPageKey, Self::Value> {
+    async fn load(
+        &self,
+        keys: &[ThreadWithRepliesKey],
+    ) -> Loaded<ThreadWithRepliesKey, Self::Value> {
         let mut out = HashMap::new();
         for (query, ids) in by_query(keys.iter().map(|k| (k.0, k.1.clone()))) {
             let found = if let [id] = ids[..] {
@@ -179,7 +182,7 @@ impl Loader<ThreadPageKey> for ForumLoader {
             };
             out.extend(found.into_iter().map(|(thread, page)| {
                 (
-                    ThreadPageKey(thread.id, query.clone()),
+                    ThreadWithRepliesKey(thread.id, query.clone()),
                     Arc::new((thread, page)),
                 )
             }));

@@ -8,7 +8,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use service::{
-    page::{Authored, Page},
+    page::{Authored, Page, PageRequest},
     permissions,
     reply::{ReplyOrder as ServiceReplyOrder, ThreadReplies},
     thread,
@@ -25,7 +25,7 @@ use super::{
     error::{ServiceResultExt, gql},
     fast::{self, Direct, direct_object},
     id::NodeId,
-    loader::{CategoryKey, OthersRepliedKey, ThreadKey, ThreadPageKey, ThreadRepliesKey},
+    loader::{CategoryKey, OthersRepliedKey, ThreadKey, ThreadRepliesKey, ThreadWithRepliesKey},
     reply::Reply,
     timestamp,
     user::{Author, User},
@@ -39,7 +39,7 @@ pub struct ThreadFields {
     model: thread::Thread,
     author: Author,
     /// The page of replies read with the thread, if any.
-    replies: Prefetched<ThreadReplies, RepliesPage>,
+    prefetched: Prefetched<ThreadReplies, RepliesPage>,
 }
 
 type RepliesPage = Page<Authored<service::reply::Reply>>;
@@ -53,18 +53,18 @@ impl Thread {
 
     fn with_author(model: thread::Thread, read: Option<service::page::AuthorRow>) -> Self {
         let author = Author::of(&model.author_id, read);
-        let replies = Prefetched::default();
+        let prefetched = Prefetched::default();
         Self(ThreadFields {
             model,
             author,
-            replies,
+            prefetched,
         })
     }
 
     /// A thread read with the page of replies that `query` asks for.
     fn with_replies(model: thread::Thread, query: ThreadReplies, page: RepliesPage) -> Self {
         let mut thread = Self::new(model);
-        thread.0.replies = Prefetched::new(query, page);
+        thread.0.prefetched = Prefetched::new(query, page);
         thread
     }
 
@@ -178,8 +178,8 @@ impl ThreadFields {
         #[graphql(default)] order_by: ReplyOrder,
     ) -> Result<ForumConnection<Reply>> {
         let look = ctx.look_ahead();
-        let query = replies_query(first, after, last, before, order_by, &look)?;
-        let page = match self.replies.take(&query) {
+        let query = replies_query(request(first, after, last, before), order_by, &look)?;
+        let page = match self.prefetched.take(&query) {
             Some(page) => page,
             None => {
                 let key = ThreadRepliesKey(self.model.id, query);
@@ -221,15 +221,12 @@ impl ThreadFields {
 
 /// The page that `replies(…)` asks for: read by the field, and by `thread(id:)` ahead of it.
 fn replies_query(
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
+    request: PageRequest,
     order_by: ReplyOrder,
     look: &Lookahead<'_>,
 ) -> Result<ThreadReplies> {
     let order = ServiceReplyOrder::from(order_by);
-    let window = request(first, after, last, before)
+    let window = request
         .window(order.ordering())
         .gql()?
         .probing(asks_whether_more(look));
@@ -245,16 +242,10 @@ fn replies_query(
 /// are valid.
 fn replies_asked(ctx: &Context<'_>) -> Option<ThreadReplies> {
     let asked = Asked::once(ctx.look_ahead(), "replies")?;
-    let order_by = asked.get::<Option<ReplyOrder>>("orderBy")?;
-    replies_query(
-        asked.get("first")?,
-        asked.get("after")?,
-        asked.get("last")?,
-        asked.get("before")?,
-        order_by.unwrap_or_default(),
-        &asked.look_ahead(),
-    )
-    .ok()
+    // `orderBy` has a default, which the field's resolver gets from its attribute.
+    let order_by = asked.argument::<Option<ReplyOrder>>("orderBy")?;
+    let order_by = order_by.unwrap_or_default();
+    replies_query(asked.request()?, order_by, &asked.look_ahead()).ok()
 }
 
 #[derive(Default)]
@@ -266,9 +257,11 @@ impl ThreadQuery {
     async fn thread(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Thread>> {
         let id = NodeId::thread(&id, "id").gql()?;
         let loader = loader(ctx)?;
-        // A thread page: the thread and its replies in one statement.
+        // A thread page: the thread with its replies (one statement for one thread).
         if let Some(query) = replies_asked(ctx) {
-            let read = loader.load_one(ThreadPageKey(id, query.clone())).await;
+            let read = loader
+                .load_one(ThreadWithRepliesKey(id, query.clone()))
+                .await;
             return Ok(read.gql()?.map(|read| {
                 let (thread, page) = Arc::unwrap_or_clone(read);
                 Thread::with_replies(thread, query, page)

@@ -14,7 +14,7 @@ use crate::{
     Result,
     any::{any_of, by_keys},
     clock,
-    keyset::{self, Listing, Parent},
+    keyset::{self, Listing, Parent, ParentKey},
     page::{Authored, Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
     thread::Thread,
 };
@@ -122,8 +122,7 @@ pub async fn thread_with_page(
 ) -> Result<Option<(Thread, Page<Authored<Reply>>)>> {
     let thread = Parent {
         table: "threads",
-        column: "id",
-        value: thread_id.into(),
+        by: ParentKey::Id(thread_id),
     };
     keyset::parent_with_page(db, thread, &query.listing(), "thread_id", &query.window).await
 }

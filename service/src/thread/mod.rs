@@ -17,7 +17,7 @@ use crate::{
     any::{any_of, by_keys},
     category::Category,
     clock,
-    keyset::{self, Listing, Parent},
+    keyset::{self, Listing, Parent, ParentKey},
     page::{Authored, Authors, Key, KeyKind, Ordering, Page, SortKey, Window},
 };
 
@@ -132,8 +132,7 @@ pub async fn category_with_page(
     let filters = status_filter(query.status);
     let category = Parent {
         table: "categories",
-        column: "slug",
-        value: slug.into(),
+        by: ParentKey::Unique("slug", slug.into()),
     };
     let listing = query.listing(&filters);
     keyset::parent_with_page(db, category, &listing, "category_id", &query.window).await
