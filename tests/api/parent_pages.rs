@@ -249,3 +249,36 @@ backend_test! {
         assert_eq!(data["t4"], Value::Null);
     }
 }
+
+backend_test! {
+    async fn the_look_ahead_sees_through_fragments_and_directives(backend) {
+        let app = TestApp::spawn(backend).await;
+        let db = &app.db;
+        let users = fixtures::users(db, "f", 2).await;
+        let refs: Vec<_> = users.iter().collect();
+        let category = fixtures::category(db, "frag").await;
+        let (thread, _) = fixtures::thread(db, &category, &refs, "f", 5).await;
+        let id = thread_id(&thread);
+        let plain = "query($id: ID!) { thread(id: $id) { title replies(first: 3, orderBy: NEWEST) {
+            pageInfo { hasNextPage } nodes { body author { displayName } } } } }";
+        let (expected, statements) = app.counted(plain, json!({ "id": id })).await;
+        assert_eq!(statements, 1);
+        assert_eq!(expected["thread"]["replies"]["nodes"][0]["body"], "f: post 4");
+        // The same page asked through a named fragment, an inline one, and beside a
+        // second `replies` that a directive leaves out: still read ahead, the same answer.
+        for query in [
+            "query($id: ID!) { thread(id: $id) { ...T } }
+             fragment T on Thread { title replies(first: 3, orderBy: NEWEST) {
+               pageInfo { hasNextPage } nodes { body author { displayName } } } }",
+            "query($id: ID!) { thread(id: $id) { title ... on Thread { replies(first: 3, orderBy: NEWEST) {
+               pageInfo { hasNextPage } nodes { body author { ... on User { displayName } } } } } } }",
+            "query($id: ID!, $no: Boolean = false) { thread(id: $id) { title
+               replies(first: 3, orderBy: NEWEST) { pageInfo { hasNextPage } nodes { body author { displayName } } }
+               other: replies(first: 1) @include(if: $no) { nodes { id } } } }",
+        ] {
+            let (data, statements) = app.counted(query, json!({ "id": id })).await;
+            assert_eq!(data, expected, "{query}");
+            assert_eq!(statements, 1, "{query}");
+        }
+    }
+}
