@@ -14,8 +14,8 @@ use service::{
 
 use super::{
     connection::{
-        Asked, ForumConnection, Prefetched, TotalSource, asks_whether_more, authors_to_read,
-        connection, or_empty, request,
+        Asked, ForumConnection, Prefetched, TotalSource, authors_to_read, connection, or_empty,
+        request, window,
     },
     context::loader,
     enums::{ThreadOrder, ThreadStatus},
@@ -139,14 +139,10 @@ fn threads_query(
     look: &Lookahead<'_>,
 ) -> Result<CategoryThreads> {
     let order = ServiceThreadOrder::from(order_by);
-    let window = request
-        .window(order.ordering())
-        .gql()?
-        .probing(asks_whether_more(look));
     Ok(CategoryThreads {
         order,
         status: status.map(Into::into),
-        window,
+        window: window(request, order.ordering(), look)?,
         authors: authors_to_read(look),
     })
 }
@@ -177,10 +173,8 @@ impl CategoryQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<ForumConnection<Category>> {
-        let window = request(first, after, last, before)
-            .window(&category::BY_NAME)
-            .gql()?
-            .probing(asks_whether_more(&ctx.look_ahead()));
+        let arguments = request(first, after, last, before);
+        let window = window(arguments, &category::BY_NAME, &ctx.look_ahead())?;
         let db = &loader(ctx)?.loader().db;
         let page = category::list(db, &window).await.gql()?;
         Ok(connection(page, TotalSource::Categories, Category::new))

@@ -10,7 +10,7 @@ use async_graphql::{
     parser::types::Field,
 };
 use entity::thread::Status;
-use service::page::{Authors, Cursor, Page, PageRequest};
+use service::page::{Authors, Cursor, Ordering, Page, PageRequest, Window};
 use uuid::Uuid;
 
 use super::{
@@ -194,11 +194,17 @@ pub fn authors_to_read(look: &Lookahead<'_>) -> Authors {
     }
 }
 
-/// Whether the client asks if more rows exist past the page: if not, the row that would
-/// tell is not read (`Window::probing`).
-pub fn asks_whether_more(look: &Lookahead<'_>) -> bool {
+/// The window of a connection field's arguments in `ordering`, reading the row past the
+/// page only if the field's selection (`look`) asks whether more exist.
+pub fn window<T>(
+    request: PageRequest,
+    ordering: &Ordering<T>,
+    look: &Lookahead<'_>,
+) -> Result<Window> {
     let info = look.field("pageInfo");
-    info.field("hasNextPage").exists() || info.field("hasPreviousPage").exists()
+    let asks_whether_more =
+        info.field("hasNextPage").exists() || info.field("hasPreviousPage").exists();
+    Ok(request.window(ordering).gql()?.probing(asks_whether_more))
 }
 
 /// A connection field of the selection, when it is selected once: its arguments as its
@@ -244,12 +250,13 @@ impl<'a> Asked<'a> {
     }
 }
 
-/// A page read with its parent, held for the one field that asked for it.
-pub struct Prefetched<K, V>(Mutex<Option<(K, V)>>);
+/// A page read with its parent, held for the one field that asked for it. Boxed: every
+/// object of a list carries the (empty) slot.
+pub struct Prefetched<K, V>(Mutex<Option<Box<(K, V)>>>);
 
 impl<K: PartialEq, V> Prefetched<K, V> {
     pub fn new(key: K, page: V) -> Self {
-        Self(Mutex::new(Some((key, page))))
+        Self(Mutex::new(Some(Box::new((key, page)))))
     }
 
     /// The page, if it was read for `key`. Taken by the first field that asks: a page read
@@ -257,7 +264,7 @@ impl<K: PartialEq, V> Prefetched<K, V> {
     /// longer matches its field costs a statement, never a wrong page).
     pub fn take(&self, key: &K) -> Option<V> {
         let read = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
-        match read {
+        match read.map(|read| *read) {
             Some((read, page)) if read == *key => Some(page),
             Some(_) => {
                 tracing::warn!("a page was read ahead for other arguments than its field's");

@@ -17,8 +17,8 @@ use service::{
 use super::{
     category::Category,
     connection::{
-        Asked, ForumConnection, Prefetched, TotalSource, asks_whether_more, authors_to_read,
-        connection, or_empty, request,
+        Asked, ForumConnection, Prefetched, TotalSource, authors_to_read, connection, or_empty,
+        request, window,
     },
     context::{loader, viewer},
     enums::{ReplyOrder, ThreadStatus},
@@ -226,15 +226,10 @@ fn replies_query(
     look: &Lookahead<'_>,
 ) -> Result<ThreadReplies> {
     let order = ServiceReplyOrder::from(order_by);
-    let window = request
-        .window(order.ordering())
-        .gql()?
-        .probing(asks_whether_more(look));
-    let authors = authors_to_read(look);
     Ok(ThreadReplies {
         order,
-        window,
-        authors,
+        window: window(request, order.ordering(), look)?,
+        authors: authors_to_read(look),
     })
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use service::{Viewer, page::AuthorRow, user};
 
 use super::{
-    connection::{ForumConnection, TotalSource, asks_whether_more, connection, or_empty, request},
+    connection::{ForumConnection, TotalSource, connection, or_empty, request, window},
     context::{loader, viewer},
     enums::Role,
     error::ServiceResultExt,
@@ -264,10 +264,8 @@ impl UserFields {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<ForumConnection<Thread>> {
-        let window = request(first, after, last, before)
-            .window(&service::thread::BY_AUTHOR)
-            .gql()?
-            .probing(asks_whether_more(&ctx.look_ahead()));
+        let arguments = request(first, after, last, before);
+        let window = window(arguments, &service::thread::BY_AUTHOR, &ctx.look_ahead())?;
         let key = AuthorThreadsKey(self.0.id().to_owned(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorThreads(self.0.id().to_owned());
@@ -284,10 +282,8 @@ impl UserFields {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<ForumConnection<Reply>> {
-        let window = request(first, after, last, before)
-            .window(&service::reply::BY_AUTHOR)
-            .gql()?
-            .probing(asks_whether_more(&ctx.look_ahead()));
+        let arguments = request(first, after, last, before);
+        let window = window(arguments, &service::reply::BY_AUTHOR, &ctx.look_ahead())?;
         let key = AuthorRepliesKey(self.0.id().to_owned(), window);
         let page = or_empty(loader(ctx)?.load_one(key).await.gql()?);
         let total = TotalSource::AuthorReplies(self.0.id().to_owned());
