@@ -37,14 +37,16 @@ pub static BY_NAME: Ordering<Category> = Ordering {
     ],
 };
 
+/// Every category, by name.
+pub(crate) static LISTING: Listing<'static, Category> = Listing {
+    table: "categories",
+    ordering: &BY_NAME,
+    filters: &[],
+    authors: Authors::Skip,
+};
+
 pub async fn list(db: &impl ConnectionTrait, window: &Window) -> Result<Page<Category>> {
-    let listing = Listing {
-        table: "categories",
-        ordering: &BY_NAME,
-        filters: &[],
-        authors: Authors::Skip,
-    };
-    keyset::page(db, &listing, window).await
+    keyset::page(db, &LISTING, window).await
 }
 
 pub async fn count(db: &impl ConnectionTrait) -> Result<u64> {

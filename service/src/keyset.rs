@@ -197,6 +197,68 @@ where
     }))
 }
 
+/// A page of parents and each one's page of children (the front page: categories with
+/// their latest threads). On Postgres one statement: the parents' page as a CTE, then its
+/// rows and, through a `LATERAL` join, each one's children, told apart as in
+/// `parent_with_page`. SQLite has no `LATERAL`: there the parents' page, then the
+/// children's (`pages_by_parent`), two statements.
+pub(crate) async fn page_with_pages<P, T, R>(
+    db: &impl ConnectionTrait,
+    parents: (&Listing<'_, P>, &Window),
+    children: (&Listing<'_, T>, &Window),
+    parent_column: &'static str,
+    id_of: impl Fn(&P) -> Uuid,
+    parent_of: impl Fn(&T) -> Uuid,
+) -> Result<(Page<P>, HashMap<Uuid, Page<R>>)>
+where
+    P: Columns + Row<P> + Send + Sync,
+    T: Columns,
+    R: FromRow + Row<T> + Send + Sync,
+{
+    let ((parent_listing, parent_window), (listing, window)) = (parents, children);
+    if db.get_database_backend() != DbBackend::Postgres {
+        let parents = page(db, parent_listing, parent_window).await?;
+        let ids: Vec<Uuid> = parents.edges.iter().map(|e| id_of(&e.node)).collect();
+        let pages = pages_by_parent(db, listing, parent_column, &ids, window, parent_of).await?;
+        return Ok((parents, pages));
+    }
+    let mut sql = Sql::new(DbBackend::Postgres);
+    let page_width = author_width(listing.authors) + T::WIDTH;
+    sql.push("WITH parent AS (");
+    branch(&mut sql, parent_listing, Scope::All, parent_window);
+    sql.push(") SELECT parent.*")
+        .push(&", NULL".repeat(page_width))
+        .push(" FROM parent UNION ALL SELECT ")
+        .push(&"NULL, ".repeat(P::WIDTH))
+        .push("children.* FROM (SELECT id AS parent FROM parent) AS p CROSS JOIN LATERAL (");
+    let join = listing.authors != Authors::Skip;
+    if join {
+        open_author_join(&mut sql, listing.authors);
+    }
+    branch(&mut sql, listing, Scope::Outer(parent_column), window);
+    if join {
+        close_author_join(&mut sql);
+    }
+    sql.push(") AS children");
+    let rows = db.query_all_raw(sql.statement()).await?;
+    let (parents, children) = rows::parents_and_children::<P, R>(&rows)?;
+    let mut by_parent: HashMap<Uuid, Vec<R>> =
+        parents.iter().map(|p| (id_of(p), Vec::new())).collect();
+    for child in children {
+        if let Some(rows) = by_parent.get_mut(&parent_of(child.row())) {
+            rows.push(child);
+        }
+    }
+    let pages = by_parent
+        .into_iter()
+        .map(|(id, rows)| (id, Page::from_rows(rows, window, listing.ordering)))
+        .collect();
+    Ok((
+        Page::from_rows(parents, parent_window, parent_listing.ordering),
+        pages,
+    ))
+}
+
 fn author_width(authors: Authors) -> usize {
     match authors {
         Authors::Skip => 0,

@@ -1,5 +1,6 @@
 //! A category page and a thread page read their parent and its page in one statement
-//! (`keyset::parent_with_page`). Whatever the arguments and the selection, that page is
+//! (`keyset::parent_with_page`), the front page its categories and their threads
+//! (`keyset::page_with_pages`). Whatever the arguments and the selection, that page is
 //! the one the connection field reads on its own: asking for the field a second time (an
 //! alias) turns the read-ahead off, so the two answers can be compared.
 
@@ -9,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{
     fixtures,
-    helpers::{TestApp, error},
+    helpers::{Backend, TestApp, error},
     read::thread_id,
 };
 
@@ -280,5 +281,96 @@ backend_test! {
             assert_eq!(data, expected, "{query}");
             assert_eq!(statements, 1, "{query}");
         }
+    }
+}
+
+fn front_page(categories: &str, selection: &str, twice: bool) -> String {
+    let other = if twice {
+        "other: threads(first: 1) { nodes { title } }"
+    } else {
+        ""
+    };
+    format!(
+        "query($order: ThreadOrder!, $first: Int, $last: Int, $status: ThreadStatus) {{
+           categories({categories}) {{ nodes {{ slug threadCount
+             page: threads(orderBy: $order, first: $first, last: $last, status: $status) {{
+               {selection} }}
+             {other} }} }} }}"
+    )
+}
+
+backend_test! {
+    async fn a_front_page_read_with_its_categories_is_the_pages_their_fields_read(backend) {
+        let app = TestApp::spawn(backend).await;
+        let db = &app.db;
+        let authors = fixtures::users(db, "p", 3).await;
+        fixtures::category(db, "a-empty").await;
+        for (i, slug) in ["b-busy", "c-quiet", "d-late"].into_iter().enumerate() {
+            let category = fixtures::category(db, slug).await;
+            let threads = fixtures::bulk_threads(db, &category, &authors, 3 + 2 * i).await;
+            fixtures::pin(db, &threads[i + 1]).await;
+            fixtures::touch(db, &threads[0]).await;
+            let mut locked = threads[1].clone().into_active_model();
+            locked.status = Set(thread::Status::Locked);
+            let _: thread::Model = locked.update(db).await.unwrap();
+        }
+        // Read ahead: one statement on Postgres; SQLite has no LATERAL join and reads
+        // the categories first. Alone: the categories, then each of the two fields' pages.
+        let ahead_statements = if backend == Backend::Postgres { 1 } else { 2 };
+        let selections = [
+            "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+             edges { cursor node { title isPinned status author { displayName role } } }",
+            "nodes { title lastActivityAt author { displayName } }",
+        ];
+        for categories in ["first: 10", "first: 2", "last: 2"] {
+            for selection in selections {
+                for order in ["LATEST_ACTIVITY", "OLDEST"] {
+                    for (window, status) in [
+                        (json!({ "first": 2 }), Value::Null),
+                        (json!({ "last": 3 }), Value::Null),
+                        (json!({ "first": 5 }), json!("LOCKED")),
+                    ] {
+                        // A count by status is one statement more either way.
+                        let count = u64::from(!status.is_null() && selection.contains("totalCount"));
+                        let mut vars = window.clone();
+                        vars["order"] = json!(order);
+                        vars["status"] = status;
+                        let ahead = front_page(categories, selection, false);
+                        let (ahead, fewer) = app.counted(&ahead, vars.clone()).await;
+                        let alone = front_page(categories, selection, true);
+                        let (alone, more) = app.counted(&alone, vars.clone()).await;
+                        let what = format!("{categories} {selection} {vars}");
+                        let (ahead, alone) = (&ahead["categories"]["nodes"], &alone["categories"]["nodes"]);
+                        let listed = ahead.as_array().unwrap().len();
+                        assert_eq!(listed, if categories == "first: 10" { 4 } else { 2 }, "{what}");
+                        for i in 0..listed {
+                            assert_eq!(ahead[i]["slug"], alone[i]["slug"], "{what}");
+                            assert_eq!(ahead[i]["page"], alone[i]["page"], "{what}");
+                        }
+                        assert_eq!((fewer, more), (ahead_statements + count, 3 + count), "{what}");
+                    }
+                }
+            }
+        }
+        // The whole answer once, through `edges { node }` this time.
+        let query = "{ categories(first: 10) { edges { node { slug
+            threads(first: 10) { nodes { title isPinned } } } } } }";
+        let (data, statements) = app.counted(query, json!({})).await;
+        assert_eq!(statements, ahead_statements);
+        let edges = data["categories"]["edges"].as_array().unwrap();
+        let slugs: Vec<&str> = edges.iter().map(|e| e["node"]["slug"].as_str().unwrap()).collect();
+        assert_eq!(slugs, ["a-empty", "b-busy", "c-quiet", "d-late"]);
+        assert_eq!(edges[0]["node"]["threads"]["nodes"], json!([]));
+        let late = edges[3]["node"]["threads"]["nodes"].as_array().unwrap();
+        assert_eq!(late.len(), 7);
+        assert_eq!(late[0]["title"], "d-late thread 3", "pinned first");
+        assert_eq!(late[0]["isPinned"], true);
+        // Threads selected through both `nodes` and `edges`: nothing is read ahead, the
+        // categories are read, then the one page both fields ask for.
+        let both = "{ categories(first: 10) { nodes { threads(first: 1) { nodes { title } } }
+            edges { node { threads(first: 1) { nodes { title } } } } } }";
+        let (data, statements) = app.counted(both, json!({})).await;
+        assert_eq!(statements, 2);
+        assert_eq!(data["categories"]["nodes"][3]["threads"], data["categories"]["edges"][3]["node"]["threads"]);
     }
 }

@@ -42,7 +42,7 @@ const THREAD_PAGE: &str = "query($id: ID!, $n: Int!) {
 }";
 
 backend_test! {
-    async fn front_page_is_two_statements_at_any_size(backend) {
+    async fn front_page_is_one_statement_at_any_size(backend) {
         let app = TestApp::spawn(backend).await;
         let authors = fixtures::users(&app.db, "author", 20).await;
         for i in 0..100 {
@@ -58,8 +58,10 @@ backend_test! {
                 assert_eq!(threads.len(), 5);
                 assert!(threads.iter().all(|t| t["author"]["displayName"].is_string()));
             }
-            // categories; their threads with the threads' authors (one statement).
-            assert_eq!(statements, 2, "front page with {n} categories");
+            // The categories, their threads and the threads' authors: one statement on
+            // Postgres; on SQLite (no LATERAL join) the categories, then the rest.
+            let expected = if backend == Backend::Postgres { 1 } else { 2 };
+            assert_eq!(statements, expected, "front page with {n} categories");
         }
     }
 }

@@ -147,15 +147,27 @@ fn threads_query(
     })
 }
 
-/// The page of threads selected under a category, if it is selected once and its
-/// arguments are valid.
-fn threads_asked(ctx: &Context<'_>) -> Option<CategoryThreads> {
-    let asked = Asked::once(ctx.look_ahead(), "threads")?;
+/// The page of threads selected under a category (`look`), if it is selected once and
+/// its arguments are valid.
+fn threads_asked(look: Lookahead<'_>) -> Option<CategoryThreads> {
+    let asked = Asked::once(look, "threads")?;
     // `orderBy` has a default, which the field's resolver gets from its attribute.
     let order_by = asked.argument::<Option<ThreadOrder>>("orderBy")?;
     let order_by = order_by.unwrap_or_default();
     let status = asked.argument("status")?;
     threads_query(asked.request()?, order_by, status, &asked.look_ahead()).ok()
+}
+
+/// The page of threads selected under every category of a connection (`look`), through
+/// its `nodes` or its `edges { node }` but not both, as `threads_asked`.
+fn node_threads_asked(look: &Lookahead<'_>) -> Option<CategoryThreads> {
+    let nodes = look.field("nodes");
+    let edges = look.field("edges").field("node");
+    match (nodes.exists(), edges.exists()) {
+        (true, false) => threads_asked(nodes),
+        (false, true) => threads_asked(edges),
+        _ => None,
+    }
 }
 
 #[derive(Default)]
@@ -174,8 +186,19 @@ impl CategoryQuery {
         before: Option<String>,
     ) -> Result<ForumConnection<Category>> {
         let arguments = request(first, after, last, before);
-        let window = window(arguments, &category::BY_NAME, &ctx.look_ahead())?;
+        let look = ctx.look_ahead();
+        let window = window(arguments, &category::BY_NAME, &look)?;
         let db = &loader(ctx)?.loader().db;
+        // The front page: the categories and their threads in one statement.
+        if let Some(query) = node_threads_asked(&look) {
+            let read = service::thread::categories_with_pages(db, &window, &query).await;
+            let (page, mut pages) = read.gql()?;
+            return Ok(connection(page, TotalSource::Categories, |model| {
+                let threads = pages.remove(&model.id).unwrap_or_else(Page::empty);
+                let prefetched = Prefetched::new(query.clone(), threads);
+                Category(CategoryFields { model, prefetched })
+            }));
+        }
         let page = category::list(db, &window).await.gql()?;
         Ok(connection(page, TotalSource::Categories, Category::new))
     }
@@ -185,7 +208,7 @@ impl CategoryQuery {
         let slug = validate::slug("slug", &slug).gql()?;
         let db = &loader(ctx)?.loader().db;
         // A category page: the category and its threads in one statement.
-        if let Some(query) = threads_asked(ctx) {
+        if let Some(query) = threads_asked(ctx.look_ahead()) {
             let read = service::thread::category_with_page(db, &slug, &query).await;
             return Ok(read.gql()?.map(|(model, page)| {
                 let prefetched = Prefetched::new(query, page);

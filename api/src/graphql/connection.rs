@@ -141,7 +141,7 @@ impl CursorType for PageCursor {
 pub fn connection<T, N: async_graphql::OutputType>(
     page: Page<T>,
     total: TotalSource,
-    wrap: impl Fn(T) -> N,
+    mut wrap: impl FnMut(T) -> N,
 ) -> ForumConnection<N> {
     let mut connection =
         Inner::with_additional_fields(page.has_previous_page, page.has_next_page, Total(total));

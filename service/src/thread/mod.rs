@@ -138,6 +138,25 @@ pub async fn category_with_page(
     keyset::parent_with_page(db, category, &listing, "category_id", &query.window).await
 }
 
+/// The front page: a page of categories, each with its page of threads (one statement
+/// on Postgres).
+pub async fn categories_with_pages(
+    db: &impl ConnectionTrait,
+    window: &Window,
+    query: &CategoryThreads,
+) -> Result<(Page<Category>, HashMap<Uuid, Page<Authored<Thread>>>)> {
+    let filters = status_filter(query.status);
+    keyset::page_with_pages(
+        db,
+        (&crate::category::LISTING, window),
+        (&query.listing(&filters), &query.window),
+        "category_id",
+        |c| c.id,
+        |t| t.category_id,
+    )
+    .await
+}
+
 /// The requested page of threads for each category, in one statement.
 pub async fn pages_in_categories(
     db: &impl ConnectionTrait,
