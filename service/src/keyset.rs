@@ -176,18 +176,11 @@ where
         .push(" UNION ALL SELECT ")
         .push(&"NULL, ".repeat(P::WIDTH))
         .push("children.* FROM (");
-    let join = listing.authors != Authors::Skip;
-    if join {
-        open_author_join(&mut sql, listing.authors);
-    }
     let scope = match parent.by {
         ParentKey::Id(id) => Scope::Is(parent_column, id.into()),
         ParentKey::Unique(key, value) => Scope::Of(parent_column, parent.table, key, value),
     };
-    branch(&mut sql, listing, scope, window);
-    if join {
-        close_author_join(&mut sql);
-    }
+    authored_branch(&mut sql, listing, scope, window);
     sql.push(") AS children");
     let rows = db.query_all_raw(sql.statement()).await?;
     let (parents, children) = rows::parents_and_children::<P, R>(&rows)?;
@@ -231,14 +224,7 @@ where
         .push(" FROM parent UNION ALL SELECT ")
         .push(&"NULL, ".repeat(P::WIDTH))
         .push("children.* FROM (SELECT id AS parent FROM parent) AS p CROSS JOIN LATERAL (");
-    let join = listing.authors != Authors::Skip;
-    if join {
-        open_author_join(&mut sql, listing.authors);
-    }
-    branch(&mut sql, listing, Scope::Outer(parent_column), window);
-    if join {
-        close_author_join(&mut sql);
-    }
+    authored_branch(&mut sql, listing, Scope::Outer(parent_column), window);
     sql.push(") AS children");
     let rows = db.query_all_raw(sql.statement()).await?;
     let (parents, children) = rows::parents_and_children::<P, R>(&rows)?;
@@ -292,6 +278,18 @@ fn open_author_join(sql: &mut Sql, authors: Authors) {
 
 fn close_author_join(sql: &mut Sql) {
     sql.push(") AS page LEFT JOIN \"user\" AS author ON author.id = page.author_id");
+}
+
+/// One page's statement, with its rows' authors joined as far as the listing asks.
+fn authored_branch<T>(sql: &mut Sql, listing: &Listing<'_, T>, scope: Scope, window: &Window) {
+    let join = listing.authors != Authors::Skip;
+    if join {
+        open_author_join(sql, listing.authors);
+    }
+    branch(sql, listing, scope, window);
+    if join {
+        close_author_join(sql);
+    }
 }
 
 /// Which rows of the table a page ranges over.
