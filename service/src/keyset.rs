@@ -194,7 +194,8 @@ where
 /// their latest threads). On Postgres one statement: the parents' page as a CTE, then its
 /// rows and, through a `LATERAL` join, each one's children, told apart as in
 /// `parent_with_page`. SQLite has no `LATERAL`: there the parents' page, then the
-/// children's (`pages_by_parent`), two statements.
+/// children's (`pages_by_parent`), two statements. Either way a failure fails the whole,
+/// parents included.
 pub(crate) async fn page_with_pages<P, T, R>(
     db: &impl ConnectionTrait,
     parents: (&Listing<'_, P>, &Window),
@@ -223,7 +224,15 @@ where
         .push(&", NULL".repeat(page_width))
         .push(" FROM parent UNION ALL SELECT ")
         .push(&"NULL, ".repeat(P::WIDTH))
-        .push("children.* FROM (SELECT id AS parent FROM parent) AS p CROSS JOIN LATERAL (");
+        .push("children.* FROM (SELECT id AS parent FROM parent");
+    // The row past the page only says that more parents exist: its children are not read.
+    order_and_limit(
+        &mut sql,
+        parent_listing.ordering.keys,
+        parent_window,
+        parent_window.limit,
+    );
+    sql.push(") AS p CROSS JOIN LATERAL (");
     authored_branch(&mut sql, listing, Scope::Outer(parent_column), window);
     sql.push(") AS children");
     let rows = db.query_all_raw(sql.statement()).await?;
@@ -347,6 +356,11 @@ fn branch<T>(sql: &mut Sql, listing: &Listing<'_, T>, scope: Scope, window: &Win
     if and.is_first() {
         sql.push("1 = 1");
     }
+    order_and_limit(sql, keys, window, window.limit + u64::from(window.probe));
+}
+
+/// ` ORDER BY <keys in the window's direction> LIMIT <limit>`.
+fn order_and_limit<T>(sql: &mut Sql, keys: &[SortKey<T>], window: &Window, limit: u64) {
     sql.push(" ORDER BY ");
     let mut comma = Separator::new(", ");
     for key in keys {
@@ -357,10 +371,7 @@ fn branch<T>(sql: &mut Sql, listing: &Listing<'_, T>, scope: Scope, window: &Win
     }
     // A literal, not a parameter: the planner sees the page size, and a statement's text
     // (hence its cached plan) differs only by it.
-    sql.push(&format!(
-        " LIMIT {}",
-        window.limit + u64::from(window.probe)
-    ));
+    sql.push(&format!(" LIMIT {limit}"));
 }
 
 /// Rows strictly after (`forward`) or before the cursor's row in the ordering. When all

@@ -291,11 +291,13 @@ fn front_page(categories: &str, selection: &str, twice: bool) -> String {
         ""
     };
     format!(
-        "query($order: ThreadOrder!, $first: Int, $last: Int, $status: ThreadStatus) {{
-           categories({categories}) {{ nodes {{ slug threadCount
-             page: threads(orderBy: $order, first: $first, last: $last, status: $status) {{
-               {selection} }}
-             {other} }} }} }}"
+        "query($order: ThreadOrder!, $first: Int, $after: String, $last: Int,
+               $status: ThreadStatus) {{
+           categories({categories}) {{ pageInfo {{ hasNextPage hasPreviousPage }}
+             nodes {{ slug threadCount
+               page: threads(orderBy: $order, first: $first, after: $after, last: $last,
+                             status: $status) {{ {selection} }}
+               {other} }} }} }}"
     )
 }
 
@@ -325,8 +327,15 @@ backend_test! {
         for categories in ["first: 10", "first: 2", "last: 2"] {
             for selection in selections {
                 for order in ["LATEST_ACTIVITY", "OLDEST"] {
+                    // A cursor of one category's page ranks the threads of every one.
+                    let first = "query($order: ThreadOrder!) { category(slug: \"d-late\") {
+                        threads(first: 2, orderBy: $order) { pageInfo { endCursor } } } }";
+                    let first = app.graphql(first, json!({ "order": order })).await;
+                    let cursor = first["data"]["category"]["threads"]["pageInfo"]["endCursor"].clone();
+                    assert!(cursor.is_string(), "{first}");
                     for (window, status) in [
                         (json!({ "first": 2 }), Value::Null),
+                        (json!({ "first": 2, "after": cursor }), Value::Null),
                         (json!({ "last": 3 }), Value::Null),
                         (json!({ "first": 5 }), json!("LOCKED")),
                     ] {
@@ -340,7 +349,11 @@ backend_test! {
                         let alone = front_page(categories, selection, true);
                         let (alone, more) = app.counted(&alone, vars.clone()).await;
                         let what = format!("{categories} {selection} {vars}");
-                        let (ahead, alone) = (&ahead["categories"]["nodes"], &alone["categories"]["nodes"]);
+                        let (ahead, alone) = (&ahead["categories"], &alone["categories"]);
+                        assert_eq!(ahead["pageInfo"], alone["pageInfo"], "{what}");
+                        let beyond = if categories == "first: 2" { "hasNextPage" } else { "hasPreviousPage" };
+                        assert_eq!(ahead["pageInfo"][beyond], categories != "first: 10", "{what}");
+                        let (ahead, alone) = (&ahead["nodes"], &alone["nodes"]);
                         let listed = ahead.as_array().unwrap().len();
                         assert_eq!(listed, if categories == "first: 10" { 4 } else { 2 }, "{what}");
                         for i in 0..listed {
@@ -352,11 +365,19 @@ backend_test! {
                 }
             }
         }
-        // The whole answer once, through `edges { node }` this time.
+        // The whole answer once, through `edges { node }` this time, and both ways.
         let query = "{ categories(first: 10) { edges { node { slug
             threads(first: 10) { nodes { title isPinned } } } } } }";
         let (data, statements) = app.counted(query, json!({})).await;
         assert_eq!(statements, ahead_statements);
+        let alone = "{ categories(first: 10) { edges { node { slug
+            threads(first: 10) { nodes { title isPinned } } other: threads(first: 1) { nodes { title } } } } } }";
+        let (alone, statements) = app.counted(alone, json!({})).await;
+        assert_eq!(statements, 3);
+        for i in 0..4 {
+            let (ahead, alone) = (&data["categories"]["edges"][i]["node"], &alone["categories"]["edges"][i]["node"]);
+            assert_eq!(ahead["threads"], alone["threads"], "{i}");
+        }
         let edges = data["categories"]["edges"].as_array().unwrap();
         let slugs: Vec<&str> = edges.iter().map(|e| e["node"]["slug"].as_str().unwrap()).collect();
         assert_eq!(slugs, ["a-empty", "b-busy", "c-quiet", "d-late"]);
