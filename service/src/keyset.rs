@@ -53,7 +53,7 @@ where
         .filter(|parent| seen.insert(*parent))
         .cloned()
         .collect();
-    let mut pages: HashMap<P, Vec<R>> = HashMap::with_capacity(unique.len());
+    let mut rows = Vec::new();
     if !unique.is_empty() {
         let backend = db.get_database_backend();
         let mut sql = Sql::new(backend);
@@ -100,18 +100,29 @@ where
         if join {
             close_author_join(&mut sql);
         }
-        for row in R::from_rows(&db.query_all_raw(sql.statement()).await?)? {
-            pages.entry(parent_of(row.row())).or_default().push(row);
+        rows = R::from_rows(&db.query_all_raw(sql.statement()).await?)?;
+    }
+    Ok(pages_of(unique, rows, parent_of, window, listing.ordering))
+}
+
+/// Each of `parents`' page of `window` from `rows` (one with no rows has an empty page).
+fn pages_of<T: 'static, R: Row<T>, P: Eq + Hash>(
+    parents: impl IntoIterator<Item = P>,
+    rows: Vec<R>,
+    parent_of: impl Fn(&T) -> P,
+    window: &Window,
+    ordering: &Ordering<T>,
+) -> HashMap<P, Page<R>> {
+    let mut by_parent: HashMap<P, Vec<R>> = parents.into_iter().map(|p| (p, Vec::new())).collect();
+    for row in rows {
+        if let Some(rows) = by_parent.get_mut(&parent_of(row.row())) {
+            rows.push(row);
         }
     }
-    Ok(unique
+    by_parent
         .into_iter()
-        .map(|parent| {
-            let rows = pages.remove(&parent).unwrap_or_default();
-            let page = Page::from_rows(rows, window, listing.ordering);
-            (parent, page)
-        })
-        .collect())
+        .map(|(parent, rows)| (parent, Page::from_rows(rows, window, ordering)))
+        .collect()
 }
 
 /// The page of `window` over a whole table (no parent).
@@ -237,17 +248,8 @@ where
     sql.push(") AS children");
     let rows = db.query_all_raw(sql.statement()).await?;
     let (parents, children) = rows::parents_and_children::<P, R>(&rows)?;
-    let mut by_parent: HashMap<Uuid, Vec<R>> =
-        parents.iter().map(|p| (id_of(p), Vec::new())).collect();
-    for child in children {
-        if let Some(rows) = by_parent.get_mut(&parent_of(child.row())) {
-            rows.push(child);
-        }
-    }
-    let pages = by_parent
-        .into_iter()
-        .map(|(id, rows)| (id, Page::from_rows(rows, window, listing.ordering)))
-        .collect();
+    let ids = parents.iter().map(&id_of);
+    let pages = pages_of(ids, children, parent_of, window, listing.ordering);
     Ok((
         Page::from_rows(parents, parent_window, parent_listing.ordering),
         pages,
