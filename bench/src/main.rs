@@ -20,7 +20,7 @@ use bench::{
 };
 use clap::Parser;
 use serde::Serialize;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 #[derive(Parser)]
 #[command(about = "Benchmarks the forum service against hand-written SQL")]
@@ -237,11 +237,16 @@ async fn main() -> Result<(), BoxError> {
             graphql_url: format!("{}/graphql", server.base),
             // sqlx pings a connection on every acquire by default: a second round trip per
             // statement that the service (which pings only after 30 s idle) does not pay.
-            // The ceiling must not pay it either.
+            // The ceiling must not pay it either. Like the service, it leaves out the
+            // `extra_float_digits` start-up parameter that a stock PgBouncer refuses.
             pool: PgPoolOptions::new()
                 .max_connections(args.concurrency as u32)
                 .test_before_acquire(false)
-                .connect(&endpoint_url)
+                .connect_with(
+                    endpoint_url
+                        .parse::<PgConnectOptions>()?
+                        .extra_float_digits(None),
+                )
                 .await?,
             kept: Mutex::default(),
         });

@@ -36,7 +36,8 @@ fn server_of(url: &str) -> (String, String, String, Option<String>) {
 impl Pgbouncer {
     /// Starts a transaction-mode pooler in front of the server of `upstream_url`, with
     /// `pool_size` server connections per database and `max_prepared_statements` tracked
-    /// (0: not tracked, as before PgBouncer 1.21).
+    /// (0: not tracked, as before PgBouncer 1.21). Start-up parameters are PgBouncer's
+    /// defaults (none ignored), so the service is held to connecting to a stock pooler.
     pub fn start(
         binary: &str,
         upstream_url: &str,
@@ -73,7 +74,6 @@ impl Pgbouncer {
              auth_type = any\npool_mode = transaction\nmax_client_conn = 1000\n\
              default_pool_size = {pool_size}\nmin_pool_size = 0\nreserve_pool_size = 0\n\
              max_prepared_statements = {max_prepared_statements}\n\
-             ignore_startup_parameters = extra_float_digits,options\n\
              logfile = {log}\nverbose = 0\n",
             log = dir.join("pgbouncer.log").display(),
         );

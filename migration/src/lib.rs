@@ -9,6 +9,7 @@ mod m20261127_000002_create_categories;
 mod m20261127_000003_create_threads;
 mod m20261127_000004_create_thread_replies;
 mod m20261127_000005_create_reply_votes;
+mod m20261204_000006_category_names_in_byte_order;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_threads::Migration),
             Box::new(m20261127_000004_create_thread_replies::Migration),
             Box::new(m20261127_000005_create_reply_votes::Migration),
+            Box::new(m20261204_000006_category_names_in_byte_order::Migration),
         ]
     }
 }

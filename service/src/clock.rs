@@ -2,7 +2,7 @@
 //! finer time than it can read back: cursors and equality checks stay exact on both
 //! backends, and SQLite's text timestamps keep sorting in time order.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, SubsecRound, Utc};
 
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
@@ -14,4 +14,10 @@ pub fn to_micros(t: &DateTime<Utc>) -> i64 {
 
 pub fn from_micros(micros: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros)
+}
+
+/// A time both backends store and order as a time: Postgres's `timestamptz` ends at
+/// 4713 BC, and SQLite's text timestamps sort as times only with four-digit years.
+pub fn storable(t: &DateTime<Utc>) -> bool {
+    (1..=9999).contains(&t.year())
 }

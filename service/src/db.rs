@@ -7,7 +7,10 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sqlx::{
+    postgres::PgConnectOptions,
+    sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
 
 /// Pool settings. The defaults suit a server that lives for days behind a pooler, not a
 /// serverless function: a few warm connections, bounded waits, periodic recycling.
@@ -53,6 +56,7 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
         .sqlx_logging(true)
         .sqlx_logging_level(log::LevelFilter::Trace)
         .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, Duration::from_millis(500))
+        .map_sqlx_postgres_opts(without_float_digits)
         .map_sqlx_sqlite_opts(|opts| {
             // WAL lets readers run beside the one writer; NORMAL is durable in WAL mode
             // except across a power loss, the usual trade for an embedded default.
@@ -62,6 +66,14 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
                 .busy_timeout(Duration::from_secs(5))
         });
     Database::connect(options).await
+}
+
+/// sqlx asks for `extra_float_digits` at start-up, a parameter PgBouncer refuses unless
+/// its `ignore_startup_parameters` lists it: without it, the service reaches a stock
+/// PgBouncer too. No value here is a float, and since Postgres 12 the default already
+/// prints floats exactly.
+pub fn without_float_digits(options: PgConnectOptions) -> PgConnectOptions {
+    options.extra_float_digits(None)
 }
 
 /// The `statement_timeout` of a [`crate::Db`]'s transactions when the caller set none.

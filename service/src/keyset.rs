@@ -2,7 +2,8 @@
 //! cursor> ORDER BY <keys> LIMIT n + 1` (`n` when no one asks whether more exist). Pages
 //! of many parents (the five latest threads of every category) are one statement: on
 //! Postgres a `LATERAL` join over the array of parents (one short statement whatever
-//! their number, so its plan is cached), on SQLite a `UNION ALL` of the per-parent scans.
+//! their number, so its plan is cached), on SQLite a `UNION ALL` of the per-parent scans
+//! (500 at most: SQLite's limit on one compound `SELECT`).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -10,7 +11,7 @@ use std::{
     sync::LazyLock,
 };
 
-use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Iterable, Value};
+use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Iterable, Statement, Value};
 use uuid::Uuid;
 
 use crate::{
@@ -32,8 +33,11 @@ pub(crate) struct Listing<'a, T: 'static> {
     pub authors: Authors,
 }
 
+/// SQLite's limit on the terms of one compound `SELECT` (`SQLITE_MAX_COMPOUND_SELECT`).
+const SQLITE_MAX_BRANCHES: usize = 500;
+
 /// The page of `window` for each of `parents`, whose key is `parent_column`. One
-/// statement, whatever the number of parents.
+/// statement, whatever the number of parents (on SQLite, one per 500 parents).
 pub(crate) async fn pages_by_parent<T, R, P>(
     db: &impl ConnectionTrait,
     listing: &Listing<'_, T>,
@@ -53,56 +57,76 @@ where
         .filter(|parent| seen.insert(*parent))
         .cloned()
         .collect();
+    let backend = db.get_database_backend();
+    let batch = match backend {
+        DbBackend::Postgres => unique.len().max(1),
+        _ => SQLITE_MAX_BRANCHES,
+    };
     let mut rows = Vec::new();
-    if !unique.is_empty() {
-        let backend = db.get_database_backend();
-        let mut sql = Sql::new(backend);
-        let join = listing.authors != Authors::Skip;
-        if join {
-            open_author_join(&mut sql, listing.authors);
+    for parents in unique.chunks(batch) {
+        let statement = pages_statement(backend, listing, parent_column, parents, window);
+        rows.extend(R::from_rows(&db.query_all_raw(statement).await?)?);
+    }
+    Ok(pages_of(unique, rows, parent_of, window, listing.ordering))
+}
+
+/// The statement of `pages_by_parent` for some of its parents (at least one).
+fn pages_statement<T, P>(
+    backend: DbBackend,
+    listing: &Listing<'_, T>,
+    parent_column: &'static str,
+    parents: &[P],
+    window: &Window,
+) -> Statement
+where
+    P: Clone + Into<Value>,
+    Vec<P>: Into<Value>,
+{
+    let mut sql = Sql::new(backend);
+    let join = listing.authors != Authors::Skip;
+    if join {
+        open_author_join(&mut sql, listing.authors);
+    }
+    match parents {
+        [parent] => {
+            branch(
+                &mut sql,
+                listing,
+                Scope::Is(parent_column, parent.clone().into()),
+                window,
+            );
         }
-        match unique.as_slice() {
-            [parent] => {
+        [first, ..] if backend == DbBackend::Postgres => {
+            let element = match first.clone().into() {
+                Value::Uuid(_) => "uuid",
+                _ => "text",
+            };
+            sql.push("SELECT t.* FROM unnest(")
+                .bind(parents.to_vec())
+                .push(&format!("::{element}[]) AS p(parent) CROSS JOIN LATERAL ("));
+            branch(&mut sql, listing, Scope::Outer(parent_column), window);
+            sql.push(") AS t");
+        }
+        _ => {
+            for (i, parent) in parents.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.push("SELECT * FROM (");
                 branch(
                     &mut sql,
                     listing,
                     Scope::Is(parent_column, parent.clone().into()),
                     window,
                 );
-            }
-            [first, ..] if backend == DbBackend::Postgres => {
-                let element = match first.clone().into() {
-                    Value::Uuid(_) => "uuid",
-                    _ => "text",
-                };
-                sql.push("SELECT t.* FROM unnest(")
-                    .bind(unique.clone())
-                    .push(&format!("::{element}[]) AS p(parent) CROSS JOIN LATERAL ("));
-                branch(&mut sql, listing, Scope::Outer(parent_column), window);
-                sql.push(") AS t");
-            }
-            _ => {
-                for (i, parent) in unique.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(" UNION ALL ");
-                    }
-                    sql.push("SELECT * FROM (");
-                    branch(
-                        &mut sql,
-                        listing,
-                        Scope::Is(parent_column, parent.clone().into()),
-                        window,
-                    );
-                    sql.push(&format!(") AS p{i}"));
-                }
+                sql.push(&format!(") AS p{i}"));
             }
         }
-        if join {
-            close_author_join(&mut sql);
-        }
-        rows = R::from_rows(&db.query_all_raw(sql.statement()).await?)?;
     }
-    Ok(pages_of(unique, rows, parent_of, window, listing.ordering))
+    if join {
+        close_author_join(&mut sql);
+    }
+    sql.statement()
 }
 
 /// Each of `parents`' page of `window` from `rows` (one with no rows has an empty page).

@@ -194,13 +194,18 @@ impl Cursor {
                     KeyKind::Int => Key::Int(part.parse().ok()?),
                     KeyKind::Time => {
                         let micros = part.parse().ok()?;
-                        clock::from_micros(micros)?;
+                        clock::from_micros(micros).filter(clock::storable)?;
                         Key::Time(micros)
                     }
                     KeyKind::Uuid => Key::Uuid(Uuid::try_parse(part).ok()?),
                     KeyKind::Text => {
                         let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
-                        Key::Text(String::from_utf8(bytes).ok()?)
+                        let text = String::from_utf8(bytes).ok()?;
+                        // No stored text holds NUL (`validate::text`); Postgres refuses it.
+                        if text.contains('\0') {
+                            return None;
+                        }
+                        Key::Text(text)
                     }
                 })
             })

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use sqlx::{Connection, Executor, PgConnection, postgres::PgConnectOptions};
+use sqlx::{Connection, Executor, PgConnection};
 
 /// What the probe found out about the endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub async fn probe(url: &str, timeout: Duration) -> Result<Endpoint, sqlx::Error
 }
 
 async fn run(url: &str) -> Result<Endpoint, sqlx::Error> {
-    let options: PgConnectOptions = url.parse()?;
+    let options = crate::db::without_float_digits(url.parse()?);
     let mut first = PgConnection::connect_with(&options).await?;
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut first)

@@ -27,8 +27,12 @@ pub fn slug(field: &'static str, value: &str) -> Result<String> {
     Ok(value.to_owned())
 }
 
-/// Trims `value` and checks its length in characters.
+/// Trims `value` and checks its length in characters. NUL is refused: Postgres cannot
+/// store it in `text`, and SQLite alone would keep it.
 pub fn text(field: &'static str, value: &str, (min, max): (usize, usize)) -> Result<String> {
+    if value.contains('\0') {
+        return Err(Error::invalid(field, "must not contain NUL characters"));
+    }
     let trimmed = value.trim();
     let chars = trimmed.chars().count();
     if chars < min || chars > max {
@@ -75,5 +79,6 @@ mod tests {
         assert!(text("title", "ééé", TITLE_LEN).is_ok());
         assert!(text("body", "   ", BODY_LEN).is_err());
         assert!(text("body", &"x".repeat(20_001), BODY_LEN).is_err());
+        assert!(text("body", "a\0b", BODY_LEN).is_err());
     }
 }

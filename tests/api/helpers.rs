@@ -111,6 +111,18 @@ impl TestDb {
 
     /// A Postgres database cloned from a migrated template (or empty, unmigrated).
     pub async fn postgres(migrated: bool) -> Self {
+        Self::postgres_with(migrated, None).await
+    }
+
+    /// A migrated Postgres database whose text sorts by an ICU locale's collation
+    /// (`en-US`), as on most clusters outside this machine's `C.UTF-8`.
+    pub async fn postgres_collated(icu_locale: &str) -> Self {
+        let database = Self::postgres_with(false, Some(icu_locale)).await;
+        api::database::migrate(&database.url).await.unwrap();
+        database
+    }
+
+    async fn postgres_with(migrated: bool, icu_locale: Option<&str>) -> Self {
         let admin = admin_url();
         let _guard = CLONE_LOCK.lock().await;
         let mut conn = PgConnection::connect(&admin).await.unwrap();
@@ -142,10 +154,13 @@ impl TestDb {
             .unwrap();
         }
         let name = format!("forum_test_{}", Uuid::new_v4().simple());
-        let create = if migrated {
-            format!("CREATE DATABASE {name} TEMPLATE {template}")
-        } else {
-            format!("CREATE DATABASE {name}")
+        let create = match (migrated, icu_locale) {
+            (true, _) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+            (false, None) => format!("CREATE DATABASE {name}"),
+            (false, Some(locale)) => format!(
+                "CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu \
+                 ICU_LOCALE '{locale}' LOCALE 'C.UTF-8'"
+            ),
         };
         conn.execute(AssertSqlSafe(create)).await.unwrap();
         conn.execute("SELECT pg_advisory_unlock(7274)")

@@ -395,3 +395,37 @@ backend_test! {
         assert_eq!(data["categories"]["nodes"][3]["threads"], data["categories"]["edges"][3]["node"]["threads"]);
     }
 }
+
+backend_test! {
+    async fn a_level_of_more_than_five_hundred_parents_is_read_whole(backend) {
+        // SQLite takes at most 500 `UNION ALL` branches in one statement: the replies of
+        // a level of 600 threads are two statements there, one on Postgres.
+        let app = TestApp::spawn(backend).await;
+        let ann = fixtures::user(&app.db, "ann", entity::user::Role::Member).await;
+        for i in 0..6 {
+            let category = fixtures::category(&app.db, &format!("wide-{i}")).await;
+            fixtures::bulk_threads(&app.db, &category, std::slice::from_ref(&ann), 100).await;
+        }
+        let query = "{ categories(first: 6) { nodes { threads(first: 100) {
+            nodes { title replies(first: 1) { nodes { body } } } } } } }";
+        let (data, statements) = app.counted(query, json!({})).await;
+        let threads: Vec<&Value> = data["categories"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["threads"]["nodes"].as_array().unwrap())
+            .collect();
+        assert_eq!(threads.len(), 600);
+        for thread in threads {
+            let replies = thread["replies"]["nodes"].as_array().unwrap();
+            assert_eq!(replies.len(), 1, "{thread}");
+            assert!(replies[0]["body"].as_str().unwrap().starts_with("opening post"));
+        }
+        // The front page's statement(s) (1 on Postgres, 2 on SQLite), then the replies.
+        let expected = match backend {
+            Backend::Postgres => 2,
+            Backend::Sqlite => 4,
+        };
+        assert_eq!(statements, expected);
+    }
+}

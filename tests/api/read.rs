@@ -2,6 +2,7 @@
 //! what bad input gets.
 
 use api::graphql::NodeId;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
 use entity::{reply, thread, user::Role};
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
@@ -9,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{
     fixtures,
-    helpers::{TestApp, codes, error},
+    helpers::{Backend, TestApp, TestDb, codes, error, test_config},
 };
 
 pub fn thread_id(thread: &thread::Model) -> String {
@@ -255,11 +256,19 @@ backend_test! {
         let db = &app.db;
         let ann = fixtures::user(db, "ann", Role::Member).await;
         let category = fixtures::category(db, "bad").await;
-        fixtures::bulk_threads(db, &category, &[ann], 2).await;
+        let threads = fixtures::bulk_threads(db, &category, &[ann], 2).await;
         let category_id = NodeId::Category(category.id).encode().0;
         let newest = app.data(THREADS, json!({ "slug": "bad", "order": "NEWEST", "first": 1 })).await;
         let newest_cursor = newest["category"]["threads"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
         let too_many: Vec<String> = (0..101).map(|_| category_id.clone()).collect();
+        // Well-formed ids and cursors with what no stored row holds, and Postgres refuses:
+        // NUL in text, a time before 4713 BC.
+        let b64 = |text: &str| URL_SAFE_NO_PAD.encode(text);
+        let nul_user = b64("User:ann\u{0}");
+        let nul_name = b64(&format!("category-name|{}|{}", b64("a\u{0}"), category.id.simple()));
+        let ancient = b64(&format!("reply-oldest|-300000000000000000|{}", category.id.simple()));
+        let far = b64(&format!("reply-oldest|253402300800000000|{}", category.id.simple()));
+        let thread = thread_id(&threads[0]);
 
         let cases: Vec<(&str, Value, &str, Option<&str>)> = vec![
             ("query($id: ID!) { thread(id: $id) { id } }", json!({ "id": "garbage" }), "BAD_USER_INPUT", Some("id")),
@@ -275,6 +284,10 @@ backend_test! {
             ("{ categories(after: \"bogus\") { totalCount } }", json!({}), "BAD_USER_INPUT", Some("after")),
             ("{ categories(before: \"\") { totalCount } }", json!({}), "BAD_USER_INPUT", Some("before")),
             (THREADS, json!({ "slug": "bad", "order": "OLDEST", "first": 1, "after": newest_cursor }), "BAD_USER_INPUT", Some("after")),
+            ("query($id: ID!) { user(id: $id) { id } }", json!({ "id": nul_user }), "BAD_USER_INPUT", Some("id")),
+            ("query($after: String) { categories(after: $after) { totalCount } }", json!({ "after": nul_name }), "BAD_USER_INPUT", Some("after")),
+            ("query($id: ID!, $after: String) { thread(id: $id) { replies(after: $after) { nodes { id } } } }", json!({ "id": thread, "after": ancient }), "BAD_USER_INPUT", Some("after")),
+            ("query($id: ID!, $after: String) { thread(id: $id) { replies(after: $after) { nodes { id } } } }", json!({ "id": thread, "after": far }), "BAD_USER_INPUT", Some("after")),
             ("{ categories(first: 99999999999) { totalCount } }", json!({}), "BAD_USER_INPUT", None),
             ("{ categories(first: 1) { nope } }", json!({}), "GRAPHQL_VALIDATION_FAILED", None),
             ("{ categories(first: 1) { ", json!({}), "GRAPHQL_VALIDATION_FAILED", None),
@@ -324,5 +337,74 @@ backend_test! {
         }
         let data = app.data("{ category(slug: \"three\") { threads(first: 2) { nodes { id } } } }", json!({})).await;
         assert_eq!(data["category"]["threads"]["nodes"].as_array().unwrap().len(), 2);
+    }
+}
+
+backend_test! {
+    async fn categories_page_by_the_bytes_of_their_names_under_any_collation(backend) {
+        // Postgres sorts by the database's collation, a page is cut in Rust: the two must
+        // agree, or pages drop some categories and repeat others. Here the database sorts
+        // text by language (ICU en-US), where "apple" comes before "Zebra".
+        let database = match backend {
+            Backend::Postgres => TestDb::postgres_collated("en-US").await,
+            Backend::Sqlite => TestDb::create(backend).await,
+        };
+        let config = test_config(&database.url, &[]);
+        let app = TestApp::start(Some(database), config).await;
+        let ann = fixtures::user(&app.db, "ann", Role::Member).await;
+        let names = ["Zebra", "apple", "banana", "Äpfel", "zulu", "Apple", "Été"];
+        for (i, name) in names.iter().enumerate() {
+            let category = entity::category::Model {
+                id: uuid::Uuid::now_v7(),
+                slug: format!("c{i}"),
+                name: (*name).to_owned(),
+                created_at: fixtures::tick(),
+                thread_count: 0,
+            }
+            .into_active_model()
+            .insert(&app.db)
+            .await
+            .unwrap();
+            fixtures::thread(&app.db, &category, &[&ann], name, 1).await;
+        }
+        let mut bytewise = names.map(str::to_owned).to_vec();
+        bytewise.sort();
+
+        // Forward and backward, two at a time, each category with its own thread.
+        let query = "query($first: Int, $after: String, $last: Int, $before: String) {
+          categories(first: $first, after: $after, last: $last, before: $before) {
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+            nodes { name threads(first: 1) { nodes { title } } } } }";
+        for forward in [true, false] {
+            let (mut seen, mut cursor) = (Vec::new(), Value::Null);
+            loop {
+                let vars = if forward {
+                    json!({ "first": 2, "after": cursor })
+                } else {
+                    json!({ "last": 2, "before": cursor })
+                };
+                let data = app.data(query, vars).await;
+                let page = &data["categories"];
+                let mut names: Vec<String> = Vec::new();
+                for node in page["nodes"].as_array().unwrap() {
+                    let name = node["name"].as_str().unwrap().to_owned();
+                    assert_eq!(node["threads"]["nodes"], json!([{ "title": name }]), "{data}");
+                    names.push(name);
+                }
+                let info = &page["pageInfo"];
+                if forward {
+                    seen.extend(names);
+                    cursor = info["endCursor"].clone();
+                } else {
+                    seen.splice(0..0, names);
+                    cursor = info["startCursor"].clone();
+                }
+                let more = if forward { "hasNextPage" } else { "hasPreviousPage" };
+                if info[more] != json!(true) {
+                    break;
+                }
+            }
+            assert_eq!(seen, bytewise, "forward: {forward}");
+        }
     }
 }

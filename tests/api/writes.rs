@@ -154,6 +154,13 @@ backend_test! {
             ("admin", CAST_VOTE, json!({ "replyId": "", "value": "UP" }), "BAD_USER_INPUT", Some("replyId")),
             ("admin", LOCK, json!({ "threadId": missing_thread }), "NOT_FOUND", None),
             ("admin", CREATE_CATEGORY, json!({ "slug": "fine" }), "BAD_USER_INPUT", None),
+            // NUL: Postgres cannot store it (an internal error there, stored on SQLite).
+            ("admin", CREATE_CATEGORY, json!({ "slug": "nul", "name": "a\u{0}b" }), "BAD_USER_INPUT", Some("name")),
+            ("ann", CREATE_THREAD, json!({ "categoryId": category_id, "title": "Title\u{0}", "body": "b" }), "BAD_USER_INPUT", Some("title")),
+            ("ann", CREATE_THREAD, json!({ "categoryId": category_id, "title": "Title", "body": "\u{0}b" }), "BAD_USER_INPUT", Some("body")),
+            ("ann", ADD_REPLY, json!({ "threadId": thread_id, "body": "hi\u{0}" }), "BAD_USER_INPUT", Some("body")),
+            ("ann", EDIT_REPLY, json!({ "replyId": reply_id, "body": "hi\u{0}" }), "BAD_USER_INPUT", Some("body")),
+            ("ann", EDIT_THREAD, json!({ "threadId": thread_id, "title": "Title\u{0}" }), "BAD_USER_INPUT", Some("title")),
         ];
         let before = counts(&app).await;
         for (user, query, input, code, field) in cases {

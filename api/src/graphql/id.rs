@@ -35,7 +35,10 @@ impl NodeId {
             "Category" => uuid().map(Self::Category),
             "Thread" => uuid().map(Self::Thread),
             "Reply" => uuid().map(Self::Reply),
-            "User" if !key.is_empty() => Some(Self::User(key.to_owned())),
+            // As the webhook admits them: no control character (Postgres refuses NUL).
+            "User" if !key.is_empty() && !key.chars().any(char::is_control) => {
+                Some(Self::User(key.to_owned()))
+            }
             _ => None,
         }
     }
