@@ -168,7 +168,7 @@ impl<T: Columns> Authored<T> {
         read_full: ReadAt<R, entity::user::Model>,
     ) -> Result<Self, sqlx::Error>
     where
-        for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        usize: sqlx::ColumnIndex<R>,
     {
         let author_width = row.len().checked_sub(at + T::WIDTH).ok_or_else(|| {
             sqlx::Error::Decode(format!("a row of {} columns is too narrow", row.len()).into())
@@ -179,15 +179,16 @@ impl<T: Columns> Authored<T> {
                 author: None,
             });
         }
-        let author = match row.read::<Option<String>>(at, check)? {
-            None => None,
-            Some(_) if author_width == Card::WIDTH => {
+        // The author's id is NULL only when the join found no author row.
+        let author = match row.is_null(at)? {
+            true => None,
+            false if author_width == Card::WIDTH => {
                 Some(AuthorRow::Card(read_card(row, at, check)?))
             }
-            Some(_) if author_width == entity::user::Model::WIDTH => {
+            false if author_width == entity::user::Model::WIDTH => {
                 Some(AuthorRow::Full(read_full(row, at, check)?))
             }
-            Some(_) => {
+            false => {
                 return Err(sqlx::Error::Decode(
                     format!("{author_width} author columns are neither a card nor a user").into(),
                 ));

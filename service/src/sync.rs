@@ -123,8 +123,15 @@ fn role(metadata: &serde_json::Value) -> Role {
     }
 }
 
+/// A time of Clerk's, if both backends can store it (else the caller's fallback).
 fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
-    clock::from_micros(ms.checked_mul(1000)?)
+    clock::from_micros(ms.checked_mul(1000)?).filter(clock::storable)
+}
+
+/// A mirrored text field without NUL, which Postgres cannot store: refusing the event
+/// would leave the user unmirrored, and svix would retry it in vain.
+fn text(value: &Option<String>) -> Option<String> {
+    value.as_ref().map(|v| v.replace('\0', ""))
 }
 
 async fn upsert(db: &impl ConnectionTrait, user: &ClerkUser, version: i64) -> Result<bool> {
@@ -133,7 +140,7 @@ async fn upsert(db: &impl ConnectionTrait, user: &ClerkUser, version: i64) -> Re
         user.email_addresses
             .iter()
             .find(|e| &e.id == primary)
-            .map(|e| e.email_address.clone())
+            .map(|e| e.email_address.replace('\0', ""))
     });
     let now = clock::now();
     let created = user.created_at.and_then(from_ms).unwrap_or(now);
@@ -145,10 +152,10 @@ async fn upsert(db: &impl ConnectionTrait, user: &ClerkUser, version: i64) -> Re
     let values: [Value; 10] = [
         id.into(),
         email.into(),
-        user.username.clone().into(),
-        user.first_name.clone().into(),
-        user.last_name.clone().into(),
-        user.image_url.clone().into(),
+        text(&user.username).into(),
+        text(&user.first_name).into(),
+        text(&user.last_name).into(),
+        text(&user.image_url).into(),
         role(&user.public_metadata).to_value().into(),
         version.into(),
         created.into(),

@@ -3,6 +3,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use chrono::Datelike;
 use entity::user;
 use futures_util::future::join_all;
 use hyper::{Method, StatusCode};
@@ -163,6 +164,19 @@ backend_test! {
         assert_eq!((a.email, a.username, a.first_name, a.last_name, a.image_url), (None, None, None, None, None));
         assert_eq!((a.role, a.role_override), (user::Role::Member, None));
         assert_eq!(a.deleted_at.map(|t| t.timestamp_millis()), Some(1_800_000_009_000));
+
+        // What Postgres cannot store is dropped, not a failure svix would retry forever:
+        // NUL in text, times before year 1 (the creation time falls back to now).
+        let mut odd = user_event("user.created", "user_c", 1, None);
+        odd["data"]["first_name"] = json!("Fi\u{0}rst");
+        odd["data"]["created_at"] = json!(-250_000_000_000_000i64);
+        assert_eq!(status(deliver(&app, &odd).await), applied);
+        let c = row(&app, "user_c").await.unwrap();
+        assert_eq!(c.first_name.as_deref(), Some("First"));
+        assert!(c.created_at.year() >= 2026, "{}", c.created_at);
+        let far = deleted("user_c", -250_000_000_000_000);
+        assert_eq!(status(deliver(&app, &far).await), applied);
+        assert!(row(&app, "user_c").await.unwrap().deleted_at.is_some());
 
         // Other event types are acknowledged and ignored; a signed non-event is refused.
         let session = json!({ "type": "session.created", "data": { "id": "sess_1" }, "timestamp": 1 });
