@@ -408,3 +408,39 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    async fn a_null_order_is_the_default_order(backend) {
+        let app = TestApp::spawn(backend).await;
+        let ann = fixtures::user(&app.db, "ann", Role::Member).await;
+        let category = fixtures::category(&app.db, "orders").await;
+        let (older, _) = fixtures::thread(&app.db, &category, &[&ann], "older", 3).await;
+        fixtures::thread(&app.db, &category, &[&ann], "newer", 1).await;
+        fixtures::touch(&app.db, &older).await;
+        let threads = "query($order: ThreadOrder) { category(slug: \"orders\") {
+            threads(orderBy: $order) { nodes { title } } } }";
+        let replies = "query($id: ID!, $order: ReplyOrder) { thread(id: $id) {
+            replies(orderBy: $order) { nodes { body } } } }";
+        let id = thread_id(&older);
+        for (query, vars, default) in [
+            (threads, json!({}), json!({ "order": "LATEST_ACTIVITY" })),
+            (replies, json!({ "id": id }), json!({ "id": id, "order": "OLDEST" })),
+        ] {
+            let (expected, statements) = app.counted(query, default).await;
+            let mut null = vars.clone();
+            null["order"] = Value::Null;
+            // A null variable, an omitted one, and a literal null: the default order, read
+            // ahead with its parent all the same.
+            for vars in [null, vars.clone()] {
+                assert_eq!(app.counted(query, vars.clone()).await, (expected.clone(), statements), "{vars}");
+            }
+            let literal = query
+                .replace("orderBy: $order", "orderBy: null")
+                .replace("query($order: ThreadOrder)", "query")
+                .replace(", $order: ReplyOrder", "");
+            assert_eq!(app.counted(&literal, vars.clone()).await, (expected.clone(), statements));
+        }
+        let data = app.data(threads, json!({ "order": null })).await;
+        assert_eq!(titles(&data["category"]["threads"]), ["older", "newer"]);
+    }
+}

@@ -108,12 +108,13 @@ impl CategoryFields {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-        #[graphql(default)] order_by: ThreadOrder,
+        // Nullable, as the contract has it: an explicit null means the default.
+        #[graphql(default_with = "Some(ThreadOrder::default())")] order_by: Option<ThreadOrder>,
         status: Option<ThreadStatus>,
     ) -> Result<ForumConnection<Thread>> {
         let look = ctx.look_ahead();
         let arguments = request(first, after, last, before);
-        let query = threads_query(arguments, order_by, status, &look)?;
+        let query = threads_query(arguments, order_by.unwrap_or_default(), status, &look)?;
         let status = query.status;
         let page = match self.prefetched.take(&query) {
             Some(page) => page,
@@ -151,7 +152,7 @@ fn threads_query(
 /// its arguments are valid.
 fn threads_asked(look: Lookahead<'_>) -> Option<CategoryThreads> {
     let asked = Asked::once(look, "threads")?;
-    // `orderBy` has a default, which the field's resolver gets from its attribute.
+    // Omitted or null, `orderBy` is the default, as in the field's resolver.
     let order_by = asked.argument::<Option<ThreadOrder>>("orderBy")?;
     let order_by = order_by.unwrap_or_default();
     let status = asked.argument("status")?;

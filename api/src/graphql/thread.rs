@@ -175,10 +175,12 @@ impl ThreadFields {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-        #[graphql(default)] order_by: ReplyOrder,
+        // Nullable, as the contract has it: an explicit null means the default.
+        #[graphql(default_with = "Some(ReplyOrder::default())")] order_by: Option<ReplyOrder>,
     ) -> Result<ForumConnection<Reply>> {
         let look = ctx.look_ahead();
-        let query = replies_query(request(first, after, last, before), order_by, &look)?;
+        let arguments = request(first, after, last, before);
+        let query = replies_query(arguments, order_by.unwrap_or_default(), &look)?;
         let page = match self.prefetched.take(&query) {
             Some(page) => page,
             None => {
@@ -237,7 +239,7 @@ fn replies_query(
 /// are valid.
 fn replies_asked(ctx: &Context<'_>) -> Option<ThreadReplies> {
     let asked = Asked::once(ctx.look_ahead(), "replies")?;
-    // `orderBy` has a default, which the field's resolver gets from its attribute.
+    // Omitted or null, `orderBy` is the default, as in the field's resolver.
     let order_by = asked.argument::<Option<ReplyOrder>>("orderBy")?;
     let order_by = order_by.unwrap_or_default();
     replies_query(asked.request()?, order_by, &asked.look_ahead()).ok()
