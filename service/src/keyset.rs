@@ -2,8 +2,8 @@
 //! cursor> ORDER BY <keys> LIMIT n + 1` (`n` when no one asks whether more exist). Pages
 //! of many parents (the five latest threads of every category) are one statement: on
 //! Postgres a `LATERAL` join over the array of parents (one short statement whatever
-//! their number, so its plan is cached), on SQLite a `UNION ALL` of the per-parent scans
-//! (500 at most: SQLite's limit on one compound `SELECT`).
+//! their number, so its plan is cached), on SQLite a `UNION ALL` of the per-parent scans,
+//! one statement per 500 parents (SQLite's limit on the terms of a compound `SELECT`).
 
 use std::{
     collections::{HashMap, HashSet},

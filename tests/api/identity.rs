@@ -90,6 +90,7 @@ backend_test! {
             ("another issuer", signed(&key, None, json!({ "iss": "https://evil.example" })), Some("another issuer")),
             ("no expiry", signed(&key, None, json!({ "exp": null })), Some("required claim")),
             ("empty subject", signed(&key, None, json!({ "sub": "" })), Some("required claim")),
+            ("a subject with a control character", signed(&key, None, json!({ "sub": "user_\u{0}x" })), Some("required claim")),
             ("garbage", "not.a.jwt".to_owned(), Some("malformed")),
             ("not even dots", "garbage".to_owned(), Some("malformed")),
         ];
@@ -116,6 +117,11 @@ backend_test! {
         assert_eq!((status, &body["data"]["viewer"]), (StatusCode::OK, &Value::Null));
         let (status, _) = viewer(&app, &[("authorization", "Basic dXNlcjpwdw==")]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // A first request provisions the user from the token; a NUL in its name is dropped
+        // (Postgres cannot store it), not a failure on every request.
+        let named = signed(&key, None, json!({ "sub": "user_named", "name": "Al\u{0}ice" }));
+        let body = app.graphql_as(Some(&named), "{ viewer { displayName } }", json!({})).await;
+        assert_eq!(body["data"]["viewer"]["displayName"], "Alice", "{body}");
     }
 }
 

@@ -176,7 +176,8 @@ backend_test! {
         assert!(c.created_at.year() >= 2026, "{}", c.created_at);
         let far = deleted("user_c", -250_000_000_000_000);
         assert_eq!(status(deliver(&app, &far).await), applied);
-        assert!(row(&app, "user_c").await.unwrap().deleted_at.is_some());
+        let deleted_at = row(&app, "user_c").await.unwrap().deleted_at.unwrap();
+        assert!(deleted_at.year() >= 2026, "{deleted_at}");
 
         // Other event types are acknowledged and ignored; a signed non-event is refused.
         let session = json!({ "type": "session.created", "data": { "id": "sess_1" }, "timestamp": 1 });

@@ -99,7 +99,11 @@ impl Verifier {
                 _ => TokenError::Malformed,
             })?
             .claims;
-        if claims.sub.is_empty() {
+        // A subject the webhook would refuse as a user id (`sync::valid_id`) names no user.
+        if claims.sub.is_empty()
+            || claims.sub.len() > 128
+            || claims.sub.chars().any(char::is_control)
+        {
             return Err(TokenError::Claims);
         }
         if !self.authorized_parties.is_empty() {
