@@ -150,10 +150,10 @@ backend_test! {
             ("ann", EDIT_REPLY, json!({ "replyId": thread_id, "body": "b" }), "BAD_USER_INPUT", Some("replyId")),
             ("ann", EDIT_REPLY, json!({ "replyId": reply_id, "body": long_body }), "BAD_USER_INPUT", Some("body")),
             ("ann", EDIT_THREAD, json!({ "threadId": thread_id, "title": "x" }), "BAD_USER_INPUT", Some("title")),
-            ("admin", CAST_VOTE, json!({ "replyId": reply_id, "value": "SIDEWAYS" }), "BAD_USER_INPUT", None),
+            ("admin", CAST_VOTE, json!({ "replyId": reply_id, "value": "SIDEWAYS" }), "BAD_USER_INPUT", Some("value")),
             ("admin", CAST_VOTE, json!({ "replyId": "", "value": "UP" }), "BAD_USER_INPUT", Some("replyId")),
             ("admin", LOCK, json!({ "threadId": missing_thread }), "NOT_FOUND", None),
-            ("admin", CREATE_CATEGORY, json!({ "slug": "fine" }), "BAD_USER_INPUT", None),
+            ("admin", CREATE_CATEGORY, json!({ "slug": "fine" }), "BAD_USER_INPUT", Some("name")),
             // NUL: Postgres cannot store it (an internal error there, stored on SQLite).
             ("admin", CREATE_CATEGORY, json!({ "slug": "nul", "name": "a\u{0}b" }), "BAD_USER_INPUT", Some("name")),
             ("ann", CREATE_THREAD, json!({ "categoryId": category_id, "title": "Title\u{0}", "body": "b" }), "BAD_USER_INPUT", Some("title")),

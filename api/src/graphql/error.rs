@@ -70,6 +70,7 @@ pub fn classify(error: &mut ServerError) {
         return;
     }
     let message = error.message.as_str();
+    let field = coerced_field(message);
     let code = if message.starts_with("Query is too complex")
         || message.starts_with("Query is nested too deep")
         || message.starts_with("The recursion depth of the query")
@@ -90,8 +91,56 @@ pub fn classify(error: &mut ServerError) {
         error.message = "internal server error".to_owned();
         INTERNAL_SERVER_ERROR
     };
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", code);
+    if let Some(field) = field.filter(|_| code == BAD_USER_INPUT) {
+        extensions.set("field", field);
+    }
+}
+
+/// The input field that async-graphql's argument coercion refused, named as the
+/// service's own errors name it: `Invalid value for argument "input.value", …` is
+/// `value`, `"ids.3"` is `ids`, and a missing field (`"input", field "name" of type … is
+/// required`) is `name`.
+fn coerced_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    let (path, rest) = rest.split_once('"')?;
+    if let Some(missing) = rest.strip_prefix(", field \"")
+        && rest.contains("is required")
+    {
+        return missing.split('"').next().map(str::to_owned);
+    }
+    path.rsplit('.')
+        .find(|segment| segment.parse::<usize>().is_err())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::coerced_field;
+
+    #[test]
+    fn coercion_errors_name_their_field() {
+        for (message, field) in [
+            (
+                "Invalid value for argument \"first\", expected type \"Int\"",
+                Some("first"),
+            ),
+            (
+                "Invalid value for argument \"input.value\", enumeration type \"VoteValue\" does not contain the value \"SIDEWAYS\"",
+                Some("value"),
+            ),
+            (
+                "Invalid value for argument \"ids.3\", expected type \"ID\"",
+                Some("ids"),
+            ),
+            (
+                "Invalid value for argument \"input\", field \"name\" of type \"CreateCategoryInput\" is required but not provided",
+                Some("name"),
+            ),
+            ("Failed to parse \"Int\": invalid", None),
+        ] {
+            assert_eq!(coerced_field(message).as_deref(), field, "{message}");
+        }
+    }
 }
