@@ -13,7 +13,7 @@ use entity::user::Role;
 use sea_orm::{ActiveEnum, ConnectionTrait, Value};
 use serde::Deserialize;
 
-use crate::{Error, Result, clock, sql::Sql};
+use crate::{Error, Result, clock, sql::Sql, validate};
 
 /// The envelope of a Clerk webhook event.
 #[derive(Debug, Deserialize)]
@@ -108,7 +108,7 @@ fn data<T: serde::de::DeserializeOwned>(event: &ClerkEvent) -> Result<T> {
 }
 
 fn valid_id(id: &str) -> Result<String> {
-    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+    if !validate::is_user_id(id) {
         return Err(Error::invalid("data.id", "not a Clerk user id"));
     }
     Ok(id.to_owned())
@@ -128,10 +128,8 @@ fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
     clock::from_micros(ms.checked_mul(1000)?).filter(clock::storable)
 }
 
-/// A mirrored text field without NUL, which Postgres cannot store: refusing the event
-/// would leave the user unmirrored, and svix would retry it in vain.
 fn text(value: &Option<String>) -> Option<String> {
-    value.as_ref().map(|v| v.replace('\0', ""))
+    value.as_deref().map(validate::storable_text)
 }
 
 async fn upsert(db: &impl ConnectionTrait, user: &ClerkUser, version: i64) -> Result<bool> {
@@ -140,7 +138,7 @@ async fn upsert(db: &impl ConnectionTrait, user: &ClerkUser, version: i64) -> Re
         user.email_addresses
             .iter()
             .find(|e| &e.id == primary)
-            .map(|e| e.email_address.replace('\0', ""))
+            .map(|e| validate::storable_text(&e.email_address))
     });
     let now = clock::now();
     let created = user.created_at.and_then(from_ms).unwrap_or(now);

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::user::{self, Role};
 use sea_orm::{ActiveEnum, ConnectionTrait};
 
-use crate::{Error, Result, any::by_keys, clock, sql::Sql};
+use crate::{Error, Result, any::by_keys, clock, sql::Sql, validate};
 
 pub use user::Model as User;
 
@@ -78,8 +78,7 @@ pub async fn provision(db: &impl ConnectionTrait, id: &str, name: Option<&str>) 
     sql.push("INSERT INTO \"user\" (id, first_name, role, created_at, updated_at) VALUES (")
         .bind(id.to_owned())
         .push(", ")
-        // As from the webhook: no NUL, which Postgres cannot store.
-        .bind(name.map(|n| n.replace('\0', "")))
+        .bind(name.map(validate::storable_text))
         .push(", ")
         .bind(Role::Member.to_value())
         .push(", ")

@@ -27,6 +27,18 @@ pub fn slug(field: &'static str, value: &str) -> Result<String> {
     Ok(value.to_owned())
 }
 
+/// A Clerk user id as the service keeps one: 1–128 bytes, no control character
+/// (Postgres refuses NUL). The webhook, tokens and global ids all hold ids to it.
+pub fn is_user_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control)
+}
+
+/// Text from Clerk (a webhook's user, a token's name) as it can be stored: without NUL.
+/// Refusing it would leave the user unmirrored, and svix would retry in vain.
+pub fn storable_text(value: &str) -> String {
+    value.replace('\0', "")
+}
+
 /// Trims `value` and checks its length in characters. NUL is refused: Postgres cannot
 /// store it in `text`, and SQLite alone would keep it.
 pub fn text(field: &'static str, value: &str, (min, max): (usize, usize)) -> Result<String> {

@@ -99,11 +99,8 @@ impl Verifier {
                 _ => TokenError::Malformed,
             })?
             .claims;
-        // A subject the webhook would refuse as a user id (`sync::valid_id`) names no user.
-        if claims.sub.is_empty()
-            || claims.sub.len() > 128
-            || claims.sub.chars().any(char::is_control)
-        {
+        // A subject that is no user id the service can keep names no user.
+        if !service::validate::is_user_id(&claims.sub) {
             return Err(TokenError::Claims);
         }
         if !self.authorized_parties.is_empty() {

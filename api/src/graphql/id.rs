@@ -35,10 +35,7 @@ impl NodeId {
             "Category" => uuid().map(Self::Category),
             "Thread" => uuid().map(Self::Thread),
             "Reply" => uuid().map(Self::Reply),
-            // As the webhook admits them: no control character (Postgres refuses NUL).
-            "User" if !key.is_empty() && !key.chars().any(char::is_control) => {
-                Some(Self::User(key.to_owned()))
-            }
+            "User" if service::validate::is_user_id(key) => Some(Self::User(key.to_owned())),
             _ => None,
         }
     }
