@@ -161,6 +161,18 @@ backend_test! {
             text(&app, None, &skipped("... on User { displayName @skip(if: true) }"), &json!({})).await;
         assert_eq!(direct, resolved);
         assert!(direct.contains(r#""author":null"#), "{direct}");
+
+        // The rows of a list, written as JSON while walked: emptied by `@skip`, and none.
+        for (fields, expected) in [("id @skip(if: true)", "[null,null]"), ("id", "[]")] {
+            let status = if fields == "id" { "LOCKED" } else { "OPEN" };
+            let list = |fields: &str| {
+                format!("{{ categories {{ nodes {{ threads(status: {status}) {{ nodes {{ {fields} }} }} }} }} }}")
+            };
+            let direct = text(&app, None, &list(fields), &json!({})).await;
+            let resolved = text(&app, None, &list(&format!("... on Thread {{ {fields} }}")), &json!({})).await;
+            assert_eq!(direct, resolved);
+            assert!(direct.contains(&format!(r#"{{"nodes":{expected}}}"#)), "{direct}");
+        }
     }
 }
 

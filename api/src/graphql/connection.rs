@@ -85,14 +85,13 @@ impl<N: OutputType + Direct> Direct for ForumConnection<N> {
                 TotalSource::Known(n) => Some(fast::scalar(&clamp(n))),
                 _ => None,
             },
-            // One list built in place, instead of a future per row; a row with a field to
-            // wait for (a nested connection, a loader) leaves the whole list to
+            // One list written in place, instead of a future per row; a row with a field
+            // to wait for (a nested connection, a loader) leaves the whole list to
             // async-graphql. Rows share a selection, so that is nearly always the first
-            // row; a later one (an author to load) means the rows built so far are built
-            // again.
+            // row; a later one (an author to load) means the rows written so far are
+            // built again.
             "nodes" => fast::nested(ctx, field, |ctx| {
-                let nodes = page.edges.iter().map(|edge| fast::fields(ctx, &edge.node));
-                nodes.collect::<Option<_>>().map(Value::List)
+                fast::list(ctx, page.edges.iter().map(|edge| &edge.node))
             }),
             "pageInfo" => fast::nested(ctx, field, |ctx| {
                 let cursor = |edge: Option<&Edge<PageCursor, N, EmptyFields>>| {

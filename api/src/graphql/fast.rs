@@ -6,11 +6,12 @@
 //! Here an object's selection is walked once: the fields whose values are in memory are
 //! built directly, with the same scalars async-graphql would produce, and only the
 //! others (connections, loaders) go through async-graphql's resolver for that one field,
-//! awaited together. A selection with fragments, directives or the same key twice is
-//! left to async-graphql whole; a test holds the two paths to equal answers. Keys come
-//! in selection order (async-graphql orders them by completion, which differs only when
-//! sibling fields load). No field-level extension is installed: one would not see the
-//! fields built here.
+//! awaited together. A connection's `nodes` go one step further: their rows are written
+//! as JSON while they are walked (`list`). A selection with fragments, directives or the
+//! same key twice is left to async-graphql whole; a test holds the two paths to equal
+//! answers. Keys come in selection order (async-graphql orders them by completion, which
+//! differs only when sibling fields load). No field-level extension is installed: one
+//! would not see the fields built here.
 
 use std::{
     cell::RefCell,
@@ -32,7 +33,7 @@ use async_graphql::{
 use futures_util::future::join_all;
 use service::Viewer;
 
-use super::context::Loader;
+use super::{context::Loader, json};
 
 /// An object that the direct path can build.
 pub trait Direct: ContainerType + Sync {
@@ -117,13 +118,53 @@ async fn settle<'a, T: Direct>(
 
 /// The object's value if every selected field is in memory: for an object inside
 /// another's direct build, which does not wait.
-pub fn fields<T: Direct>(ctx: &ContextSelectionSet<'_>, root: &T) -> Option<Value> {
+pub fn object_fields<T: Direct>(ctx: &ContextSelectionSet<'_>, root: &T) -> Option<Value> {
     walk(
         ctx,
         |name, field| plain(field).then(|| root.value_of(ctx, name, field))?,
         || root.introspection_type_name(),
     )
     .map(Value::Object)
+}
+
+/// A list of objects whose selected fields are all in memory, written as JSON while it
+/// is walked ([`json::prewritten`]): a page's rows become bytes without a map per row
+/// to build, walk and drop. `None` as for [`object_fields`], if any row falls short.
+pub fn list<'t, T: Direct + 't>(
+    ctx: &ContextSelectionSet<'_>,
+    items: impl ExactSizeIterator<Item = &'t T>,
+) -> Option<Value> {
+    let keys = key_hashes(ctx.item)?;
+    let count = items.len();
+    let mut out = Vec::with_capacity(256);
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        for (j, (field, (key, _))) in fields(ctx.item).zip(keys.iter()).enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            json::write_str(&mut out, key.as_str());
+            out.push(b':');
+            let name = field.node.name.node.as_str();
+            let value = if name == "__typename" {
+                Value::String(item.introspection_type_name().into_owned())
+            } else {
+                plain(field).then(|| item.value_of(ctx, name, field))??
+            };
+            json::write_value(&mut out, &value).ok()?;
+        }
+        out.push(b'}');
+        if i == 0 {
+            // Rows of a page are alike: room for the rest at the first one's size.
+            out.reserve((out.len() + 1) * (count - 1));
+        }
+    }
+    out.push(b']');
+    Some(json::prewritten(out))
 }
 
 /// Like `fields`, for an object that is not a `Direct` type (`pageInfo`).
@@ -152,35 +193,31 @@ fn walk<'a>(
     mut value_of: impl FnMut(&str, &'a Positioned<Field>) -> Option<Value>,
     type_name: impl Fn() -> std::borrow::Cow<'static, str>,
 ) -> Option<IndexMap<Name, Value>> {
-    let items = &ctx.item.node.items;
-    // Empty once `@skip`/`@include` were applied: async-graphql answers null for that.
-    if items.is_empty() {
-        return None;
-    }
     let keys = key_hashes(ctx.item)?;
-    let mut map = IndexMap::with_capacity_and_hasher(items.len(), KEYS.clone());
-    for (item, (key, hash)) in items.iter().zip(keys.iter()) {
-        let Selection::Field(field) = &item.node else {
-            return None;
-        };
-        if !field.node.directives.is_empty() {
-            return None;
-        }
+    let mut map = IndexMap::with_capacity_and_hasher(keys.len(), KEYS.clone());
+    for (field, (key, hash)) in fields(ctx.item).zip(keys.iter()) {
         let name = field.node.name.node.as_str();
         let value = if name == "__typename" {
             Value::String(type_name().into_owned())
         } else {
             value_of(name, field)?
         };
-        // The same key twice needs async-graphql's merging of the two selections.
-        match map.raw_entry_mut_v1().from_key_hashed_nocheck(*hash, key) {
-            RawEntryMut::Occupied(_) => return None,
-            RawEntryMut::Vacant(slot) => {
-                slot.insert_hashed_nocheck(*hash, key.clone(), value);
-            }
+        // `key_hashes` saw each key once.
+        if let RawEntryMut::Vacant(slot) =
+            map.raw_entry_mut_v1().from_key_hashed_nocheck(*hash, key)
+        {
+            slot.insert_hashed_nocheck(*hash, key.clone(), value);
         }
     }
     Some(map)
+}
+
+/// The fields of a selection that `key_hashes` accepted.
+fn fields(set: &Positioned<SelectionSet>) -> impl Iterator<Item = &Positioned<Field>> {
+    set.node.items.iter().filter_map(|item| match &item.node {
+        Selection::Field(field) => Some(field),
+        _ => None,
+    })
 }
 
 /// The hasher of every map built here. One for all, so that a response key hashes the
@@ -203,7 +240,10 @@ thread_local! {
         RefCell::new(Vec::with_capacity(KEPT_SELECTIONS));
 }
 
-/// The keys of a selection of fields only; `None` for any other selection.
+/// The response keys of a selection that the direct path can build: fields only, none
+/// with a directive, each key once (the same key twice needs async-graphql's merging of
+/// the two selections), and at least one (none is left once `@skip`/`@include` were
+/// applied: async-graphql answers null for that). `None` for any other selection.
 fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Keys> {
     let address = std::ptr::from_ref(set) as usize;
     let same_keys = |kept: &[(Name, u64)]| {
@@ -226,7 +266,7 @@ fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Keys> {
         .items
         .iter()
         .map(|item| match &item.node {
-            Selection::Field(field) => {
+            Selection::Field(field) if field.node.directives.is_empty() => {
                 let key = field.node.response_key().node.clone();
                 let hash = KEYS.hash_one(&key);
                 Some((key, hash))
@@ -234,6 +274,13 @@ fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Keys> {
             _ => None,
         })
         .collect::<Option<_>>()?;
+    let distinct = keys
+        .iter()
+        .enumerate()
+        .all(|(i, (key, _))| keys[..i].iter().all(|(other, _)| other != key));
+    if keys.is_empty() || !distinct {
+        return None;
+    }
     KEY_HASHES.with_borrow_mut(|kept| {
         kept.retain(|(at, _)| *at != address);
         if kept.len() == KEPT_SELECTIONS {

@@ -10,6 +10,7 @@ mod enums;
 pub mod error;
 mod fast;
 mod id;
+pub mod json;
 mod limits;
 mod loader;
 mod mutation;

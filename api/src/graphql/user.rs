@@ -200,9 +200,9 @@ impl Author {
     pub fn fast(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> Option<Value> {
         match self {
             Self::Read(user) if user.is_deleted() => Some(Value::Null),
-            Self::Read(user) => {
-                fast::nested(ctx, field, |ctx| fast::fields(ctx, &User::of(user.clone())))
-            }
+            Self::Read(user) => fast::nested(ctx, field, |ctx| {
+                fast::object_fields(ctx, &User::of(user.clone()))
+            }),
             Self::Load(_) => None,
         }
     }

@@ -17,11 +17,8 @@ use serde::Deserialize;
 use service::db::with_statement_timeout;
 
 use crate::{
-    auth::ViewerError,
-    metrics::count_statements,
-    ratelimit::Client,
-    routes::{graphiql, response_json},
-    state::AppState,
+    auth::ViewerError, graphql::json, metrics::count_statements, ratelimit::Client,
+    routes::graphiql, state::AppState,
 };
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -175,7 +172,7 @@ async fn run(
     };
     state.metrics.graphql_request(errors);
     tracing::debug!(statements, errors, "graphql executed");
-    json(headers, &response)
+    json_response(headers, &response)
 }
 
 /// The client's address: the connection's, or with `trust_forwarded_for` the first hop of
@@ -216,7 +213,7 @@ fn rate_limited(wait: Duration) -> Response {
     response
 }
 
-fn json(request: &HeaderMap, body: &BatchResponse) -> Response {
+fn json_response(request: &HeaderMap, body: &BatchResponse) -> Response {
     let wants_graphql_response = request
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -226,7 +223,7 @@ fn json(request: &HeaderMap, body: &BatchResponse) -> Response {
     } else {
         "application/json"
     };
-    match response_json::to_vec(body) {
+    match json::to_vec(body) {
         Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "could not serialize a GraphQL response");

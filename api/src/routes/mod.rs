@@ -3,5 +3,4 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
-mod response_json;
 pub mod webhook;

@@ -6,12 +6,29 @@
 //! `"` and `\`) and copies the runs between them whole. The output is byte for byte what
 //! serde_json writes (a test holds the two to it); errors and extensions, small and rare,
 //! still go through serde_json.
+//!
+//! A list that the direct path (`fast`) wrote as JSON while it built it travels in the
+//! value tree as [`prewritten`] bytes, and is copied out as it is.
 
 use async_graphql::{BatchResponse, Response, Value};
 
+/// Bytes of JSON in a value tree. async-graphql's `Value` has no variant for JSON already
+/// written, so they travel as `Value::Binary`, which no field of this schema produces; only
+/// [`to_vec`] may read a tree that holds them (serde would write them as numbers).
+pub fn prewritten(json: Vec<u8>) -> Value {
+    Value::Binary(json.into())
+}
+
 /// The response as JSON, as `serde_json::to_vec` would write it.
 pub fn to_vec(body: &BatchResponse) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(4096);
+    let responses = match body {
+        BatchResponse::Single(response) => std::slice::from_ref(response),
+        BatchResponse::Batch(responses) => responses.as_slice(),
+    };
+    // Sized for the lists written already, so that the buffer is not grown and copied
+    // again on its way through a page.
+    let lists: usize = responses.iter().map(|r| prewritten_len(&r.data)).sum();
+    let mut out = Vec::with_capacity(4096 + lists);
     match body {
         BatchResponse::Single(response) => write_response(&mut out, response)?,
         BatchResponse::Batch(responses) => {
@@ -26,6 +43,15 @@ pub fn to_vec(body: &BatchResponse) -> serde_json::Result<Vec<u8>> {
         }
     }
     Ok(out)
+}
+
+fn prewritten_len(value: &Value) -> usize {
+    match value {
+        Value::Binary(json) => json.len(),
+        Value::List(items) => items.iter().map(prewritten_len).sum(),
+        Value::Object(map) => map.values().map(prewritten_len).sum(),
+        _ => 0,
+    }
 }
 
 fn write_response(out: &mut Vec<u8>, response: &Response) -> serde_json::Result<()> {
@@ -43,7 +69,8 @@ fn write_response(out: &mut Vec<u8>, response: &Response) -> serde_json::Result<
     Ok(())
 }
 
-fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
+/// `value` as JSON at the end of `out`.
+pub fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Boolean(true) => out.extend_from_slice(b"true"),
@@ -72,8 +99,9 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
             }
             out.push(b'}');
         }
-        // Numbers keep serde_json's formatting; binary never appears in this schema.
-        Value::Number(_) | Value::Binary(_) => serde_json::to_writer(&mut *out, value)?,
+        Value::Binary(json) => out.extend_from_slice(json),
+        // Numbers keep serde_json's formatting.
+        Value::Number(_) => serde_json::to_writer(&mut *out, value)?,
     }
     Ok(())
 }
@@ -91,7 +119,8 @@ fn needs_escape(word: u64) -> bool {
         != 0
 }
 
-fn write_str(out: &mut Vec<u8>, s: &str) {
+/// `s` as a JSON string at the end of `out`.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
@@ -231,6 +260,17 @@ mod tests {
             }
             same_as_serde_json(&BatchResponse::Single(response));
         }
+    }
+
+    #[test]
+    fn prewritten_json_is_copied_as_it_is() {
+        let rows = prewritten(br#"[{"a":"\u0001"},{}]"#.to_vec());
+        let data = Value::Object([(Name::new("nodes"), rows)].into_iter().collect());
+        let out = to_vec(&BatchResponse::Single(Response::new(data))).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            r#"{"data":{"nodes":[{"a":"\u0001"},{}]}}"#
+        );
     }
 
     #[test]
