@@ -135,6 +135,17 @@ pub fn list<'t, T: Direct + 't>(
     items: impl ExactSizeIterator<Item = &'t T>,
 ) -> Option<Value> {
     let keys = key_hashes(ctx.item)?;
+    // Each key as every row writes it (`{"id":`, then `,"body":`, …), escaped once.
+    let prefixes: Vec<Vec<u8>> = keys
+        .iter()
+        .enumerate()
+        .map(|(j, (key, _))| {
+            let mut prefix = vec![if j == 0 { b'{' } else { b',' }];
+            json::write_str(&mut prefix, key.as_str());
+            prefix.push(b':');
+            prefix
+        })
+        .collect();
     let count = items.len();
     let mut out = Vec::with_capacity(256);
     out.push(b'[');
@@ -142,13 +153,8 @@ pub fn list<'t, T: Direct + 't>(
         if i > 0 {
             out.push(b',');
         }
-        out.push(b'{');
-        for (j, (field, (key, _))) in fields(ctx.item).zip(keys.iter()).enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            json::write_str(&mut out, key.as_str());
-            out.push(b':');
+        for (field, prefix) in fields(ctx.item).zip(&prefixes) {
+            out.extend_from_slice(prefix);
             let name = field.node.name.node.as_str();
             let value = if name == "__typename" {
                 Value::String(item.introspection_type_name().into_owned())

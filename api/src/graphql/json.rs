@@ -100,8 +100,11 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
             out.push(b'}');
         }
         Value::Binary(json) => out.extend_from_slice(json),
-        // Numbers keep serde_json's formatting.
-        Value::Number(_) => serde_json::to_writer(&mut *out, value)?,
+        Value::Number(n) => match n.as_i64() {
+            Some(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            // Floats and the largest integers keep serde_json's formatting.
+            None => serde_json::to_writer(&mut *out, value)?,
+        },
     }
     Ok(())
 }
