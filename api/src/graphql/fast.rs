@@ -46,6 +46,19 @@ pub trait Direct: ContainerType + Sync {
         field: &Positioned<Field>,
     ) -> Option<Value>;
 
+    /// An object-valued field in memory (an author read with the row) written as JSON
+    /// at the end of `out`, so that a list's rows need not build it as a `Value`.
+    /// `None` leaves the field to `value_of` (`out` is cut back to where it was).
+    fn write_nested(
+        &self,
+        _ctx: &ContextSelectionSet<'_>,
+        _name: &str,
+        _field: &Positioned<Field>,
+        _out: &mut Vec<u8>,
+    ) -> Option<()> {
+        None
+    }
+
     /// One field that is not in memory (`ctx` is the field's context); by default
     /// through async-graphql's own resolver.
     fn resolve_deferred(
@@ -135,17 +148,6 @@ pub fn list<'t, T: Direct + 't>(
     items: impl ExactSizeIterator<Item = &'t T>,
 ) -> Option<Value> {
     let keys = key_hashes(ctx.item)?;
-    // Each key as every row writes it (`{"id":`, then `,"body":`, …), escaped once.
-    let prefixes: Vec<Vec<u8>> = keys
-        .iter()
-        .enumerate()
-        .map(|(j, (key, _))| {
-            let mut prefix = vec![if j == 0 { b'{' } else { b',' }];
-            json::write_str(&mut prefix, key.as_str());
-            prefix.push(b':');
-            prefix
-        })
-        .collect();
     let count = items.len();
     let mut out = Vec::with_capacity(256);
     out.push(b'[');
@@ -153,17 +155,7 @@ pub fn list<'t, T: Direct + 't>(
         if i > 0 {
             out.push(b',');
         }
-        for (field, prefix) in fields(ctx.item).zip(&prefixes) {
-            out.extend_from_slice(prefix);
-            let name = field.node.name.node.as_str();
-            let value = if name == "__typename" {
-                Value::String(item.introspection_type_name().into_owned())
-            } else {
-                plain(field).then(|| item.value_of(ctx, name, field))??
-            };
-            json::write_value(&mut out, &value).ok()?;
-        }
-        out.push(b'}');
+        write_fields(ctx, item, &keys, &mut out)?;
         if i == 0 {
             // Rows of a page are alike: room for the rest at the first one's size.
             out.reserve((out.len() + 1) * (count - 1));
@@ -171,6 +163,47 @@ pub fn list<'t, T: Direct + 't>(
     }
     out.push(b']');
     Some(json::prewritten(out))
+}
+
+/// An object-typed field of `ctx`'s object (`author { … }`) written as JSON at the end
+/// of `out`, as `list` writes a row.
+pub fn write_object<T: Direct>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    item: &T,
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    let field_ctx = ctx.with_field(field);
+    let ctx = field_ctx.with_selection_set(&field.node.selection_set);
+    let keys = key_hashes(ctx.item)?;
+    write_fields(&ctx, item, &keys, out)
+}
+
+/// One object of `keys`' selection: `{"key":value,…}`.
+fn write_fields<T: Direct>(
+    ctx: &ContextSelectionSet<'_>,
+    item: &T,
+    keys: &Keys,
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    for (field, prefix) in fields(ctx.item).zip(keys.written.iter()) {
+        out.extend_from_slice(prefix);
+        let name = field.node.name.node.as_str();
+        if name == "__typename" {
+            json::write_str(out, &item.introspection_type_name());
+            continue;
+        }
+        if !plain(field) {
+            return None;
+        }
+        let start = out.len();
+        if item.write_nested(ctx, name, field, out).is_none() {
+            out.truncate(start);
+            json::write_value(out, &item.value_of(ctx, name, field)?).ok()?;
+        }
+    }
+    out.push(b'}');
+    Some(())
 }
 
 /// Like `fields`, for an object that is not a `Direct` type (`pageInfo`).
@@ -200,8 +233,8 @@ fn walk<'a>(
     type_name: impl Fn() -> std::borrow::Cow<'static, str>,
 ) -> Option<IndexMap<Name, Value>> {
     let keys = key_hashes(ctx.item)?;
-    let mut map = IndexMap::with_capacity_and_hasher(keys.len(), KEYS.clone());
-    for (field, (key, hash)) in fields(ctx.item).zip(keys.iter()) {
+    let mut map = IndexMap::with_capacity_and_hasher(keys.hashed.len(), KEYS.clone());
+    for (field, (key, hash)) in fields(ctx.item).zip(keys.hashed.iter()) {
         let name = field.node.name.node.as_str();
         let value = if name == "__typename" {
             Value::String(type_name().into_owned())
@@ -232,8 +265,12 @@ fn fields(set: &Positioned<SelectionSet>) -> impl Iterator<Item = &Positioned<Fi
 /// a page's instructions, the same few keys hashed again for every row.
 static KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
-/// A selection's response keys, with their hashes under `KEYS`.
-type Keys = Rc<[(Name, u64)]>;
+/// A selection's response keys: with their hashes under `KEYS` (for maps), and as a
+/// written object puts them (`{"id":`, then `,"body":`, …; escaped once per selection).
+struct Keys {
+    hashed: Box<[(Name, u64)]>,
+    written: Box<[Box<[u8]>]>,
+}
 
 /// Selections whose key hashes are kept per thread (pages have a handful).
 const KEPT_SELECTIONS: usize = 16;
@@ -242,7 +279,7 @@ thread_local! {
     /// Recently walked selections, by address, with their response keys and hashes. An
     /// entry holds its keys' names, so their strings stay allocated while it lives: a
     /// key at the same address as a kept one is that key, whatever document it is in.
-    static KEY_HASHES: RefCell<Vec<(usize, Keys)>> =
+    static KEY_HASHES: RefCell<Vec<(usize, Rc<Keys>)>> =
         RefCell::new(Vec::with_capacity(KEPT_SELECTIONS));
 }
 
@@ -250,14 +287,18 @@ thread_local! {
 /// with a directive, each key once (the same key twice needs async-graphql's merging of
 /// the two selections), and at least one (none is left once `@skip`/`@include` were
 /// applied: async-graphql answers null for that). `None` for any other selection.
-fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Keys> {
+fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Rc<Keys>> {
     let address = std::ptr::from_ref(set) as usize;
-    let same_keys = |kept: &[(Name, u64)]| {
-        kept.len() == set.node.items.len()
-            && kept.iter().zip(&set.node.items).all(|((name, _), item)| {
-                matches!(&item.node, Selection::Field(field)
+    let same_keys = |kept: &Keys| {
+        kept.hashed.len() == set.node.items.len()
+            && kept
+                .hashed
+                .iter()
+                .zip(&set.node.items)
+                .all(|((name, _), item)| {
+                    matches!(&item.node, Selection::Field(field)
                     if std::ptr::eq(field.node.response_key().node.as_str(), name.as_str()))
-            })
+                })
     };
     let kept = KEY_HASHES.with_borrow(|kept| {
         kept.iter()
@@ -267,7 +308,7 @@ fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Keys> {
     if kept.is_some() {
         return kept;
     }
-    let keys: Keys = set
+    let hashed: Box<[(Name, u64)]> = set
         .node
         .items
         .iter()
@@ -280,13 +321,24 @@ fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Keys> {
             _ => None,
         })
         .collect::<Option<_>>()?;
-    let distinct = keys
+    let distinct = hashed
         .iter()
         .enumerate()
-        .all(|(i, (key, _))| keys[..i].iter().all(|(other, _)| other != key));
-    if keys.is_empty() || !distinct {
+        .all(|(i, (key, _))| hashed[..i].iter().all(|(other, _)| other != key));
+    if hashed.is_empty() || !distinct {
         return None;
     }
+    let written = hashed
+        .iter()
+        .enumerate()
+        .map(|(i, (key, _))| {
+            let mut prefix = vec![if i == 0 { b'{' } else { b',' }];
+            json::write_str(&mut prefix, key.as_str());
+            prefix.push(b':');
+            prefix.into_boxed_slice()
+        })
+        .collect();
+    let keys = Rc::new(Keys { hashed, written });
     KEY_HASHES.with_borrow_mut(|kept| {
         kept.retain(|(at, _)| *at != address);
         if kept.len() == KEPT_SELECTIONS {

@@ -87,6 +87,19 @@ impl Direct for Reply {
             _ => return None,
         })
     }
+
+    fn write_nested(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        name: &str,
+        field: &Positioned<Field>,
+        out: &mut Vec<u8>,
+    ) -> Option<()> {
+        match name {
+            "author" => self.0.author.write(ctx, field, out),
+            _ => None,
+        }
+    }
 }
 
 impl From<Authored<reply::Reply>> for Reply {
