@@ -162,6 +162,18 @@ backend_test! {
         assert_eq!(direct, resolved);
         assert!(direct.contains(r#""author":null"#), "{direct}");
 
+        // One document whose selection a variable changes between requests (each request
+        // runs on a copy of the cached document, and the direct path keeps keys by
+        // their strings).
+        let include = "query($x: Boolean!) { categories { nodes { threads { nodes { id title @include(if: $x) } } } } }";
+        for x in [true, false, true] {
+            let direct = text(&app, None, include, &json!({ "x": x })).await;
+            let slow = include.replace("{ id title", "{ ... on Thread { id } title");
+            let resolved = text(&app, None, &slow, &json!({ "x": x })).await;
+            assert_eq!(direct, resolved);
+            assert_eq!(direct.contains(r#""title":"#), x, "{direct}");
+        }
+
         // The rows of a list, written as JSON while walked: emptied by `@skip`, and none.
         for (fields, expected) in [("id @skip(if: true)", "[null,null]"), ("id", "[]")] {
             let status = if fields == "id" { "LOCKED" } else { "OPEN" };

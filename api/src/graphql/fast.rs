@@ -272,14 +272,17 @@ struct Keys {
     written: Box<[Box<[u8]>]>,
 }
 
-/// Selections whose key hashes are kept per thread (pages have a handful).
-const KEPT_SELECTIONS: usize = 16;
+/// Selections whose keys are kept per thread (a page has a handful).
+const KEPT_SELECTIONS: usize = 32;
 
 thread_local! {
-    /// Recently walked selections, by address, with their response keys and hashes. An
-    /// entry holds its keys' names, so their strings stay allocated while it lives: a
-    /// key at the same address as a kept one is that key, whatever document it is in.
-    static KEY_HASHES: RefCell<Vec<(usize, Rc<Keys>)>> =
+    /// Recently walked selections' keys. A selection is found by its keys' strings: each
+    /// request runs on its own copy of a cached document (async-graphql takes the
+    /// document by value), and the copies share their names' strings, which a parse
+    /// never shares between two places in a document. An entry holds its names, so their
+    /// strings stay allocated while it lives: a key at the same address as a kept one is
+    /// that key, of a copy of the same field.
+    static KEY_HASHES: RefCell<Vec<Rc<Keys>>> =
         RefCell::new(Vec::with_capacity(KEPT_SELECTIONS));
 }
 
@@ -288,7 +291,6 @@ thread_local! {
 /// the two selections), and at least one (none is left once `@skip`/`@include` were
 /// applied: async-graphql answers null for that). `None` for any other selection.
 fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Rc<Keys>> {
-    let address = std::ptr::from_ref(set) as usize;
     let same_keys = |kept: &Keys| {
         kept.hashed.len() == set.node.items.len()
             && kept
@@ -300,11 +302,7 @@ fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Rc<Keys>> {
                     if std::ptr::eq(field.node.response_key().node.as_str(), name.as_str()))
                 })
     };
-    let kept = KEY_HASHES.with_borrow(|kept| {
-        kept.iter()
-            .find(|(at, keys)| *at == address && same_keys(keys))
-            .map(|(_, keys)| keys.clone())
-    });
+    let kept = KEY_HASHES.with_borrow(|kept| kept.iter().find(|keys| same_keys(keys)).cloned());
     if kept.is_some() {
         return kept;
     }
@@ -340,11 +338,10 @@ fn key_hashes(set: &Positioned<SelectionSet>) -> Option<Rc<Keys>> {
         .collect();
     let keys = Rc::new(Keys { hashed, written });
     KEY_HASHES.with_borrow_mut(|kept| {
-        kept.retain(|(at, _)| *at != address);
         if kept.len() == KEPT_SELECTIONS {
             kept.remove(0);
         }
-        kept.push((address, keys.clone()));
+        kept.push(keys.clone());
     });
     Some(keys)
 }
