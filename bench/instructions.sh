@@ -4,7 +4,10 @@
 # a small change can be compared where req/s moves ±25%. Sequential requests; the
 # server's start and 20 warm-up requests are not counted.
 #
-#   bench/instructions.sh <forum binary> <front-page|category-page|thread-page|thread-top> [requests]
+#   bench/instructions.sh <forum binary> <front-page|category-page|thread-page|thread-top|thread-small> [requests]
+#
+# thread-page and thread-top read a thread of 40-60 replies; thread-small one of 3, the
+# median thread of the default forum (what the benchmark's thread page mostly draws).
 #
 # KEEP=<file> keeps the callgrind profile. Needs the database `forum-bench` generated (BENCH_DB, default forum_bench_default on
 # the local Postgres), valgrind, curl and psql.
@@ -18,8 +21,9 @@ first() { psql "$db_url" -Atc "$1"; }
 case $workload in
   front-page) vars='{}' ;;
   category-page) vars="{\"slug\": \"$(first "SELECT slug FROM categories ORDER BY slug LIMIT 1")\"}" ;;
-  thread-page | thread-top)
-    uuid=$(first "SELECT replace(id::text, '-', '') FROM threads WHERE reply_count BETWEEN 40 AND 60 ORDER BY id LIMIT 1")
+  thread-page | thread-top | thread-small)
+    replies="BETWEEN 40 AND 60"; [ "$workload" = thread-small ] && replies="= 3"
+    uuid=$(first "SELECT replace(id::text, '-', '') FROM threads WHERE reply_count $replies ORDER BY id LIMIT 1")
     id=$(printf 'Thread:%s' "$uuid" | base64 -w0 | tr '+/' '-_' | tr -d '=')
     order=OLDEST; [ "$workload" = thread-top ] && order=TOP
     vars="{\"id\": \"$id\", \"order\": \"$order\"}" ;;
@@ -39,6 +43,7 @@ queries = {
                      "lastActivityAt author { displayName } } } } }",
     "thread-page": thread,
     "thread-top": thread,
+    "thread-small": thread,
 }
 print(json.dumps({"query": queries[sys.argv[1]], "variables": json.loads(sys.argv[2])}))
 PY
