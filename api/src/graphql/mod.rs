@@ -174,7 +174,9 @@ impl Engine {
         })
     }
 
-    /// Executes the prepared operations for `identity`, each with its own loader.
+    /// Executes the prepared operations for `identity`, each with its own loader. Their
+    /// data may hold lists written as JSON already (`json::prewritten`): the answer is
+    /// for `json::to_vec`, not for serde.
     pub async fn run(&self, prepared: Prepared, db: &Db, identity: &Identity) -> BatchResponse {
         let mut responses = batch::run(|spawner| async move {
             let mut responses = Vec::with_capacity(prepared.operations.len());
