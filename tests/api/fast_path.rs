@@ -162,6 +162,26 @@ backend_test! {
         assert_eq!(direct, resolved);
         assert!(direct.contains(r#""author":null"#), "{direct}");
 
+        // A connection asked for twice in one object, directly or through a fragment:
+        // async-graphql merges the two answers row by row, which needs rows as values.
+        let variables = json!({ "id": thread_id(&opened) });
+        for twice in [
+            "{ categories { nodes { id } } categories { nodes { name } } }",
+            "{ categories { nodes { id } } ... on Query { categories { nodes { name } } } }",
+            "query($id: ID!) { thread(id: $id) { replies { nodes { id } } replies { nodes { body } } } }",
+        ] {
+            let direct = text(&app, None, twice, &variables).await;
+            let resolved = text(&app, None, &twice.replacen("{ id }", "{ ... on Node { id } }", 1), &variables).await;
+            let (direct, resolved): (Value, Value) =
+                (serde_json::from_str(&direct).unwrap(), serde_json::from_str(&resolved).unwrap());
+            assert_eq!(direct, resolved, "{twice}");
+            let data = direct["data"].as_object().unwrap();
+            let list = &data.values().next().unwrap();
+            let nodes = list.get("nodes").or_else(|| list["replies"].get("nodes")).unwrap();
+            let row = nodes[0].as_object().unwrap();
+            assert_eq!(row.len(), 2, "both selections in each row: {direct:#}");
+        }
+
         // One document whose selection a variable changes between requests (each request
         // runs on a copy of the cached document, and the direct path keeps keys by
         // their strings).

@@ -28,7 +28,7 @@ use async_graphql::{
         IndexMap,
         map::raw_entry_v1::{RawEntryApiV1, RawEntryMut},
     },
-    parser::types::{Field, Selection, SelectionSet},
+    parser::types::{ExecutableDocument, Field, Selection, SelectionSet},
 };
 use futures_util::future::join_all;
 use service::Viewer;
@@ -147,6 +147,12 @@ pub fn list<'t, T: Direct + 't>(
     ctx: &ContextSelectionSet<'_>,
     items: impl ExactSizeIterator<Item = &'t T>,
 ) -> Option<Value> {
+    if ctx.data_opt::<Merging>().is_some() {
+        return items
+            .map(|item| object_fields(ctx, item))
+            .collect::<Option<_>>()
+            .map(Value::List);
+    }
     let keys = key_hashes(ctx.item)?;
     let count = items.len();
     let mut out = Vec::with_capacity(256);
@@ -157,12 +163,98 @@ pub fn list<'t, T: Direct + 't>(
         }
         write_fields(ctx, item, &keys, &mut out)?;
         if i == 0 {
-            // Rows of a page are alike: room for the rest at the first one's size.
-            out.reserve((out.len() + 1) * (count - 1));
+            // Rows of a page are alike: room for the rest at the first one's size (up to
+            // a bound: a thread's first post may be far longer than its replies).
+            out.reserve(((out.len() + 1) * (count - 1)).min(MAX_RESERVED));
         }
     }
     out.push(b']');
     Some(json::prewritten(out))
+}
+
+/// The most a list reserves ahead of its rows.
+const MAX_RESERVED: usize = 256 * 1024;
+
+/// In a request's data when its document asks for an object-valued key twice in one
+/// object (directly or through fragments): async-graphql resolves both and merges their
+/// answers, objects key by key and lists item by item, but not JSON already written, so
+/// such a request builds its lists as values.
+pub struct Merging;
+
+/// Whether async-graphql could merge two answers for one key in `document` (any of its
+/// operations). This runs before validation, which refuses fragment cycles: past a
+/// budget of selections or of nesting, the answer is yes.
+pub fn merges_answers(document: &ExecutableDocument) -> bool {
+    let mut walk = Walk {
+        document,
+        budget: 10_000,
+        depth: 0,
+    };
+    document
+        .operations
+        .iter()
+        .any(|(_, op)| walk.repeats(&op.node.selection_set.node))
+}
+
+/// Deepest nesting of selections and spreads `merges_answers` follows.
+const MAX_NESTING: usize = 64;
+
+struct Walk<'a> {
+    document: &'a ExecutableDocument,
+    budget: usize,
+    depth: usize,
+}
+
+impl<'a> Walk<'a> {
+    /// Whether one object of `set` asks for an object-valued key twice, or any of its
+    /// fields' selections does.
+    fn repeats(&mut self, set: &'a SelectionSet) -> bool {
+        let mut keys = Vec::new();
+        if self.collect_keys(set, &mut keys) {
+            return true;
+        }
+        keys.iter()
+            .enumerate()
+            .any(|(i, key)| keys[..i].contains(key))
+    }
+
+    /// Adds the response keys of `set`'s object-valued fields, fragments flattened, to
+    /// `keys` (true: a repeat found below, or the walk is past its bounds).
+    fn collect_keys(&mut self, set: &'a SelectionSet, keys: &mut Vec<&'a str>) -> bool {
+        if self.depth == MAX_NESTING {
+            return true;
+        }
+        self.depth += 1;
+        let found = set.items.iter().any(|item| {
+            let Some(left) = self.budget.checked_sub(1) else {
+                return true;
+            };
+            self.budget = left;
+            match &item.node {
+                Selection::Field(field) => {
+                    let below = &field.node.selection_set.node;
+                    if below.items.is_empty() {
+                        return false;
+                    }
+                    keys.push(field.node.response_key().node.as_str());
+                    self.repeats(below)
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.collect_keys(&fragment.node.selection_set.node, keys)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let fragments = &self.document.fragments;
+                    fragments
+                        .get(&spread.node.fragment_name.node)
+                        .is_some_and(|fragment| {
+                            self.collect_keys(&fragment.node.selection_set.node, keys)
+                        })
+                }
+            }
+        });
+        self.depth -= 1;
+        found
+    }
 }
 
 /// An object-typed field of `ctx`'s object (`author { … }`) written as JSON at the end
@@ -423,3 +515,35 @@ macro_rules! direct_object {
 }
 
 pub(crate) use direct_object;
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+
+    use super::merges_answers;
+
+    #[test]
+    fn a_key_asked_twice_where_answers_merge() {
+        let merges = |query: &str| merges_answers(&parse_query(query).unwrap());
+        assert!(!merges(
+            "{ categories { nodes { id name } } thread(id: 1) { title } }"
+        ));
+        assert!(!merges(
+            "{ a: categories { nodes { id } } b: categories { nodes { id } } }"
+        ));
+        assert!(!merges(
+            "{ categories { nodes { id } } ...F } fragment F on Query { x }"
+        ));
+        assert!(merges(
+            "{ categories { nodes { id } } categories { nodes { name } } }"
+        ));
+        assert!(merges(
+            "{ c { n { id } } ... on Query { c { n { name } } } }"
+        ));
+        assert!(merges("{ c { ...F ...F } } fragment F on C { n { id } }"));
+        assert!(merges("{ t { r { n { a { x } a { y } } } } }"));
+        assert!(!merges("{ t { r { n { a { x } } a { y } } } }"));
+        // A cycle (refused later by validation) ends on the budget.
+        assert!(merges("{ ...F } fragment F on Query { c { ...F } }"));
+    }
+}

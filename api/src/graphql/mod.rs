@@ -112,6 +112,8 @@ pub struct Engine {
 struct Operation {
     request: Request,
     validated: bool,
+    /// The document asks for a key twice where async-graphql merges the answers.
+    merges: bool,
 }
 
 /// A request whose operations passed (or failed) the limits, ready to run.
@@ -151,6 +153,7 @@ impl Engine {
             .map(|mut request| {
                 limits::check_text(&request.query, &self.limits)?;
                 let mut validated = self.documents.attach(&mut request);
+                let mut merges = false;
                 let name = request.operation_name.clone();
                 // Aside while the document is borrowed (`parsed_query` takes `&mut`).
                 let variables = std::mem::take(&mut request.variables);
@@ -162,9 +165,14 @@ impl Engine {
                     limits::check_document(document, name.as_deref(), &self.limits)?;
                     validated = validated
                         && validated::variables_fit(document, name.as_deref(), &variables);
+                    merges = fast::merges_answers(document);
                 }
                 request.variables = variables;
-                Ok(Operation { request, validated })
+                Ok(Operation {
+                    request,
+                    validated,
+                    merges,
+                })
             })
             .collect();
         Ok(Prepared {
@@ -182,7 +190,11 @@ impl Engine {
             let mut responses = Vec::with_capacity(prepared.operations.len());
             for operation in prepared.operations {
                 let response = match operation {
-                    Ok(Operation { request, validated }) => {
+                    Ok(Operation {
+                        request,
+                        validated,
+                        merges,
+                    }) => {
                         let (schema, query) = if validated {
                             (&self.fast_validation, None)
                         } else {
@@ -200,7 +212,11 @@ impl Engine {
                         // deduplicated within a batch.
                         let loader = DataLoader::new(loader, move |task| spawner.spawn(task))
                             .delay(Duration::ZERO);
-                        let response = schema.execute(request.data(loader)).await;
+                        let mut request = request.data(loader);
+                        if merges {
+                            request = request.data(fast::Merging);
+                        }
+                        let response = schema.execute(request).await;
                         // Data means validation passed (it fails before anything runs).
                         if let Some(query) = query
                             && response.data != Value::Null
