@@ -7,6 +7,8 @@ use std::{collections::HashMap, sync::Mutex};
 
 use async_graphql::{Request, parser::types::ExecutableDocument};
 
+use super::fast::merges_answers;
+
 /// Queries longer than this are parsed every time rather than kept.
 const MAX_CACHED_QUERY: usize = 16 * 1024;
 
@@ -17,7 +19,16 @@ pub struct Cache {
 
 struct Entry {
     document: ExecutableDocument,
-    validated: bool,
+    known: Known,
+}
+
+/// What the cache knows of a document besides its parse.
+#[derive(Clone, Copy)]
+pub struct Known {
+    /// It passed full validation before.
+    pub validated: bool,
+    /// Its answers may be merged (`fast::merges_answers`).
+    pub merges: bool,
 }
 
 impl Cache {
@@ -29,22 +40,24 @@ impl Cache {
     }
 
     /// Gives `request` its parsed document from the cache, parsing (and keeping) it on a
-    /// miss; answers whether the document has passed full validation before. A query
-    /// that does not parse is left for the executor to report.
-    pub fn attach(&self, request: &mut Request) -> bool {
+    /// miss, and says what is known of it; `None` for a query too long to keep or that
+    /// does not parse (left for the executor to report).
+    pub fn attach(&self, request: &mut Request) -> Option<Known> {
         if request.query.len() > MAX_CACHED_QUERY {
-            return false;
+            return None;
         }
         let cached = self.documents.lock().ok().and_then(|documents| {
             documents
                 .get(&request.query)
-                .map(|entry| (entry.document.clone(), entry.validated))
+                .map(|entry| (entry.document.clone(), entry.known))
         });
-        let (document, validated) = match cached {
+        let (document, known) = match cached {
             Some(cached) => cached,
             None => {
-                let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-                    return false;
+                let document = async_graphql::parser::parse_query(&request.query).ok()?;
+                let known = Known {
+                    validated: false,
+                    merges: merges_answers(&document),
                 };
                 if let Ok(mut documents) = self.documents.lock() {
                     if documents.len() >= self.capacity {
@@ -52,15 +65,15 @@ impl Cache {
                     }
                     let entry = Entry {
                         document: document.clone(),
-                        validated: false,
+                        known,
                     };
                     documents.insert(request.query.clone(), entry);
                 }
-                (document, false)
+                (document, known)
             }
         };
         request.set_parsed_query(document);
-        validated
+        Some(known)
     }
 
     /// Records that `query`'s document passed full validation.
@@ -68,7 +81,7 @@ impl Cache {
         if let Ok(mut documents) = self.documents.lock()
             && let Some(entry) = documents.get_mut(query)
         {
-            entry.validated = true;
+            entry.known.validated = true;
         }
     }
 }

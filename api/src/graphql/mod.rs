@@ -152,7 +152,8 @@ impl Engine {
             .into_iter()
             .map(|mut request| {
                 limits::check_text(&request.query, &self.limits)?;
-                let mut validated = self.documents.attach(&mut request);
+                let known = self.documents.attach(&mut request);
+                let mut validated = known.is_some_and(|k| k.validated);
                 let mut merges = false;
                 let name = request.operation_name.clone();
                 // Aside while the document is borrowed (`parsed_query` takes `&mut`).
@@ -165,7 +166,7 @@ impl Engine {
                     limits::check_document(document, name.as_deref(), &self.limits)?;
                     validated = validated
                         && validated::variables_fit(document, name.as_deref(), &variables);
-                    merges = fast::merges_answers(document);
+                    merges = known.map_or_else(|| fast::merges_answers(document), |k| k.merges);
                 }
                 request.variables = variables;
                 Ok(Operation {
