@@ -1,5 +1,6 @@
-//! Parsed query documents by query text, and whether each has passed async-graphql's
-//! full validation (`validated.rs`). A hit skips parsing; the cache holds at most
+//! Parsed query documents by query text, whether each has passed async-graphql's full
+//! validation (`validated.rs`), and whether its answers may be merged (`fast`). A hit
+//! skips parsing and that walk; the cache holds at most
 //! `capacity` documents and starts over when full, so a stream of one-off queries cannot
 //! grow it.
 
