@@ -40,8 +40,12 @@ pub fn variables_fit(
         .iter()
         .all(|definition| {
             let definition = &definition.node;
+            let has_default = definition.default_value.is_some();
             match variables.get(&definition.name.node) {
-                None => definition.default_value.is_some() || definition.var_type.node.nullable,
+                None => has_default || definition.var_type.node.nullable,
+                // A variable with a default may fill a non-null position, where an explicit
+                // null is refused: only full validation sees the position.
+                Some(Value::Null) if has_default => false,
                 Some(value) => fits(&definition.var_type.node, value),
             }
         })
@@ -130,6 +134,7 @@ mod tests {
         ));
         let defaulted = "query($n: Int! = 3) { x }";
         assert!(fit(defaulted, None, json!({})));
+        assert!(!fit("query($n: Int = 3) { x }", None, json!({ "n": null })));
         let two = "query A($n: Int!) { x } query B { y }";
         assert!(fit(two, Some("B"), json!({})));
         assert!(!fit(two, Some("A"), json!({})));
