@@ -182,8 +182,9 @@ async fn hostile_queries_are_refused_fast() {
     assert_eq!(data["__typename"], "Query");
 }
 
-/// A parser recursing once per brace would overflow its stack (and abort the process)
-/// long before 100,000: the nesting is refused before parsing, whatever the size limits.
+/// The grammar recurses once per bracket, thousands of levels before pest's stack guard
+/// stops it with a syntax error: the nesting is refused before parsing, with its own code,
+/// whatever the size limits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_nesting_never_reaches_the_parser() {
     let app = TestApp::spawn_with(
@@ -194,8 +195,14 @@ async fn deep_nesting_never_reaches_the_parser() {
         ],
     )
     .await;
-    for open in ["{a", "(a:", "[", "{a(b:["] {
-        let text = format!("{}{}", open.repeat(100_000), "}".repeat(100_000));
+    // Also after a comment that `\r` ends, and after a block string holding `\\"""`
+    // (only `\"""` is an escape there): the parser reads on as code, and so must the check.
+    let nestings = ["{a", "(a:", "[", "{a(b:["]
+        .map(|open| format!("{}{}", open.repeat(100_000), "}".repeat(100_000)));
+    let hidden = ["#\r", "{ a(s: \"\"\"\\\\\"\"\" \"\"\") "]
+        .map(|before| format!("{before}{}", nestings[0]));
+    for text in nestings.into_iter().chain(hidden) {
+        let open = text[..12].to_owned();
         let (status, body, took) = post(&app, query(text)).await;
         assert_eq!(
             (status, codes(&body)),
@@ -343,6 +350,9 @@ backend_test! {
         let id = crate::read::thread_id(&thread);
         let page = "query($id: ID!, $order: ReplyOrder!, $n: Int) { thread(id: $id) { replies(first: $n, orderBy: $order) { nodes { id } } } }";
         let wide = "query($n: Int) { categories(first: $n) { nodes { threads(first: $n) { nodes { replies(first: $n) { nodes { id } } } } } } }";
+        // A variable with a default may fill a non-null position, where an explicit null
+        // is refused.
+        let defaulted = "query($id: ID = \"none\", $keep: Boolean = true) { thread(id: $id) { title @include(if: $keep) } }";
         // The answers a document gets the first time it is seen, with bad variables.
         let bad = [
             (page, json!({ "id": id, "order": "SIDEWAYS", "n": 1 })),
@@ -350,6 +360,8 @@ backend_test! {
             (page, json!({ "id": id, "order": "TOP", "n": "one" })),
             (page, json!({ "order": "TOP", "n": 1 })),
             (wide, json!({ "n": 100 })),
+            (defaulted, json!({ "id": null })),
+            (defaulted, json!({ "id": id, "keep": null })),
         ];
         let mut first = Vec::new();
         for (query, variables) in &bad {
@@ -358,7 +370,7 @@ backend_test! {
             first.push(answer);
         }
         // Seen and validated with good variables…
-        for (query, variables) in [(page, json!({ "id": id, "order": "TOP", "n": 1 })), (wide, json!({ "n": 1 }))] {
+        for (query, variables) in [(page, json!({ "id": id, "order": "TOP", "n": 1 })), (wide, json!({ "n": 1 })), (defaulted, json!({ "id": id }))] {
             for _ in 0..2 {
                 let answer = app.graphql(query, variables.clone()).await;
                 assert!(answer.get("errors").is_none(), "{answer:#}");

@@ -213,9 +213,9 @@ impl<'a> Walk<'a> {
         if self.collect_keys(set, &mut keys) {
             return true;
         }
-        keys.iter()
-            .enumerate()
-            .any(|(i, key)| keys[..i].contains(key))
+        // Sorted rather than compared pairwise: a hostile document may hold thousands.
+        keys.sort_unstable();
+        keys.windows(2).any(|pair| pair[0] == pair[1])
     }
 
     /// Adds the response keys of `set`'s object-valued fields, fragments flattened, to

@@ -1,6 +1,6 @@
-//! Limits checked before a request runs: its size and nesting (before it is even parsed,
-//! since a parser recursing through 100,000 braces would exhaust its stack), then its
-//! aliases and root fields (on the parsed document). Depth and complexity are checked by
+//! Limits checked before a request runs: its size and nesting (before it is even parsed:
+//! the grammar recurses once per bracket, until pest's stack guard ends it with a syntax
+//! error, thousands of levels in), then its aliases and root fields (on the parsed document). Depth and complexity are checked by
 //! async-graphql's validation, with connection sizes counted (`connection::cost`).
 
 use std::collections::HashSet;
@@ -27,6 +27,9 @@ pub fn too_complex(message: String) -> ServerError {
 }
 
 /// Size and nesting of the query text, in one pass that skips strings and comments.
+/// They end where async-graphql's grammar ends them; where this pass and the parser
+/// could disagree (text the parser refuses), it reads on as code, counting more, never
+/// less.
 pub fn check_text(query: &str, limits: &Limits) -> Result<(), ServerError> {
     if query.len() > limits.query_bytes {
         return Err(too_complex(format!(
@@ -39,22 +42,32 @@ pub fn check_text(query: &str, limits: &Limits) -> Result<(), ServerError> {
     let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
     while i < bytes.len() {
         match bytes[i] {
+            // To the end of the line: `\r` ends one as well as `\n`.
             b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
                     i += 1;
                 }
             }
+            // A block string's one escape is `\"""`; any other backslash is itself.
             b'"' if bytes[i..].starts_with(b"\"\"\"") => {
                 i += 3;
                 while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
                 }
                 i += 2;
             }
+            // Of a string's escapes only `\"` and `\\` could move where it ends; a line
+            // break ends it (the parser refuses the text there).
             b'"' => {
                 i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                while i < bytes.len() && !matches!(bytes[i], b'"' | b'\n' | b'\r') {
+                    let escaped =
+                        bytes[i] == b'\\' && matches!(bytes.get(i + 1), Some(b'"' | b'\\'));
+                    i += if escaped { 2 } else { 1 };
                 }
             }
             b'{' | b'(' | b'[' => {
@@ -185,6 +198,20 @@ mod tests {
         assert!(check_text(&hidden, &limits()).is_ok());
         let block = format!("{{ a(s: \"\"\"{}\"\"\") }}", "[".repeat(100));
         assert!(check_text(&block, &limits()).is_ok());
+        let escaped = format!("{{ a(s: \"\"\"\\\"\"\"{}\"\"\") }}", "[".repeat(100));
+        assert!(check_text(&escaped, &limits()).is_ok());
+        // Comments and strings end where the grammar ends them: a comment at `\r`, a
+        // block string at its first unescaped triple quote (`\\` escapes nothing there),
+        // a string at a line break.
+        for before in [
+            "#\r",
+            "{ a(s: \"\"\"\\\\\"\"\" \"\"\") ",
+            "{ a(s: \"\\\\\") ",
+            "{ a(s: \"\\q\r",
+        ] {
+            let text = format!("{before}{deep}");
+            assert!(check_text(&text, &limits()).is_err(), "{before:?}");
+        }
         let huge = "a".repeat(limits().query_bytes + 1);
         assert!(check_text(&huge, &limits()).is_err());
     }
@@ -215,7 +242,7 @@ mod fuzz {
 
     proptest! {
         #[test]
-        fn any_text_is_measured_without_panicking(text in "[{}()\\[\\]\"#\\\\a\n ]{0,400}") {
+        fn any_text_is_measured_without_panicking(text in "[{}()\\[\\]\"#\\\\a\n\r ]{0,400}") {
             let _ = check_text(&text, &Limits::default());
         }
     }
