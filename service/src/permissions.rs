@@ -6,7 +6,9 @@ use entity::thread::Status;
 
 use crate::{Error, Result, Viewer, reply::Reply, thread::Thread};
 
-fn signed_in<'a>(viewer: &'a Viewer, action: &str) -> Result<&'a str> {
+/// Checked again first by each write, before its input or its row: a signed-out client
+/// learns that before anything else, and takes no lock.
+pub fn signed_in<'a>(viewer: &'a Viewer, action: &str) -> Result<&'a str> {
     viewer
         .user_id()
         .ok_or_else(|| Error::Unauthenticated(format!("sign in to {action}")))

@@ -46,6 +46,7 @@ pub async fn cast<C>(db: &C, viewer: &Viewer, reply_id: Uuid, value: i16) -> Res
 where
     C: TransactionTrait + ConnectionTrait,
 {
+    permissions::signed_in(viewer, "vote")?;
     if value != 1 && value != -1 {
         return Err(Error::invalid("value", "a vote is up (1) or down (-1)"));
     }
@@ -58,6 +59,7 @@ pub async fn retract<C>(db: &C, viewer: &Viewer, reply_id: Uuid) -> Result<Reply
 where
     C: TransactionTrait + ConnectionTrait,
 {
+    permissions::signed_in(viewer, "vote")?;
     change(db, viewer, reply_id, None).await
 }
 

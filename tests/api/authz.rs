@@ -152,3 +152,34 @@ async fn set_status(db: &service::Db, thread: &thread::Model, status: thread::St
     active.status = Set(status);
     active.update(db).await.unwrap();
 }
+
+backend_test! {
+    /// A signed-out write is refused as such before its input is checked or its row looked
+    /// up: the same code whatever else is wrong with it.
+    async fn signed_out_writes_are_refused_before_anything_else(backend) {
+        let app = TestApp::spawn(backend).await;
+        let missing = |id: fn(uuid::Uuid) -> NodeId| id(uuid::Uuid::now_v7()).encode().0;
+        let (category, thread, reply) = (
+            missing(NodeId::Category),
+            missing(NodeId::Thread),
+            missing(NodeId::Reply),
+        );
+        let cases = [
+            (writes::CREATE_CATEGORY, json!({ "slug": "Not A Slug", "name": "" })),
+            (writes::CREATE_THREAD, json!({ "categoryId": category, "title": "", "body": "" })),
+            (writes::ADD_REPLY, json!({ "threadId": thread, "body": " " })),
+            (writes::EDIT_THREAD, json!({ "threadId": thread, "title": "" })),
+            (writes::DELETE_THREAD, json!({ "threadId": thread })),
+            (writes::EDIT_REPLY, json!({ "replyId": reply, "body": "" })),
+            (writes::DELETE_REPLY, json!({ "replyId": reply })),
+            (writes::CAST_VOTE, json!({ "replyId": reply, "value": "UP" })),
+            (writes::RETRACT_VOTE, json!({ "replyId": reply })),
+            (writes::LOCK, json!({ "threadId": thread })),
+            (writes::PIN, json!({ "threadId": thread })),
+        ];
+        for (query, input) in cases {
+            let body = run(&app, None, query, input.clone()).await;
+            assert_eq!(codes(&body), ["UNAUTHENTICATED"], "{input}: {body:#}");
+        }
+    }
+}

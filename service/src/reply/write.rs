@@ -17,6 +17,7 @@ pub async fn add<C>(db: &C, viewer: &Viewer, thread_id: Uuid, body: &str) -> Res
 where
     C: TransactionTrait + ConnectionTrait,
 {
+    permissions::signed_in(viewer, "reply")?;
     let body = validate::text("body", body, validate::BODY_LEN)?;
     let txn = db::begin_write(db).await?;
     // Under the thread's lock: a lock that committed first is seen, and replies to one
@@ -63,6 +64,7 @@ pub async fn edit<C>(db: &C, viewer: &Viewer, id: Uuid, body: &str) -> Result<Re
 where
     C: TransactionTrait + ConnectionTrait,
 {
+    permissions::signed_in(viewer, "edit a reply")?;
     let body = validate::text("body", body, validate::BODY_LEN)?;
     let txn = db::begin_write(db).await?;
     let reply = lock::row::<reply::Entity>(&txn, id, "reply").await?;
@@ -82,6 +84,7 @@ pub async fn delete<C>(db: &C, viewer: &Viewer, id: Uuid) -> Result<Reply>
 where
     C: TransactionTrait + ConnectionTrait,
 {
+    permissions::signed_in(viewer, "delete a reply")?;
     let txn = db::begin_write(db).await?;
     let reply = lock::row::<reply::Entity>(&txn, id, "reply").await?;
     permissions::delete_reply(viewer, &reply)?;

@@ -84,6 +84,7 @@ pub async fn edit<C>(db: &C, viewer: &Viewer, id: Uuid, title: &str) -> Result<T
 where
     C: TransactionTrait + ConnectionTrait,
 {
+    permissions::signed_in(viewer, "edit a thread")?;
     let title = validate::text("title", title, validate::TITLE_LEN)?;
     let txn = db::begin_write(db).await?;
     let thread = lock::row::<thread::Entity>(&txn, id, "thread").await?;
@@ -103,6 +104,7 @@ pub async fn delete<C>(db: &C, viewer: &Viewer, id: Uuid) -> Result<Uuid>
 where
     C: TransactionTrait + ConnectionTrait,
 {
+    permissions::signed_in(viewer, "delete a thread")?;
     let txn = db::begin_write(db).await?;
     let thread = lock::row::<thread::Entity>(&txn, id, "thread").await?;
     let others = if viewer.is_moderator() {
