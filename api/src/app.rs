@@ -8,7 +8,6 @@ use axum::{
     body::Body,
     extract::DefaultBodyLimit,
     http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header},
-    response::IntoResponse,
     routing::{get, post},
 };
 use tokio::net::TcpListener;
@@ -164,15 +163,20 @@ fn router(state: AppState, cors: CorsLayer) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(cors)
-        // A panic anywhere is a bare 500, never a trace.
+        // A panic anywhere is a 500 with a code, never a trace.
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            routes::graphql::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "the request failed; it has been logged",
+            )
         }))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .map_response(move |response| with_error_body(response, body_limit))
         // A backstop: GraphQL requests time out (with a GraphQL error) before this.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -195,6 +199,29 @@ fn router(state: AppState, cors: CorsLayer) -> Router {
         .route("/webhooks/clerk", post(routes::webhook::clerk))
         .layer(middleware)
         .with_state(state)
+}
+
+/// The errors that layers make (the timeout's 408, the body limit's 413, empty or plain
+/// text) in the shape and with the codes of the handlers' own.
+fn with_error_body(response: Response<Body>, body_limit: usize) -> Response<Body> {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().ends_with(b"json"));
+    match response.status() {
+        _ if is_json => response,
+        StatusCode::REQUEST_TIMEOUT => routes::graphql::error(
+            StatusCode::REQUEST_TIMEOUT,
+            "TIMEOUT",
+            "the request took too long and was stopped",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => routes::graphql::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BAD_REQUEST",
+            &format!("the request body is over {body_limit} bytes"),
+        ),
+        _ => response,
+    }
 }
 
 fn cors(origins: &[String]) -> Result<CorsLayer, StartError> {

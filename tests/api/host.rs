@@ -115,6 +115,17 @@ async fn malformed_requests_are_refused_cleanly() {
     );
     let too_big = post(json.clone(), big.into_bytes()).await;
     assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(codes(&too_big.json()), ["BAD_REQUEST"]);
+    let twice = app
+        .request(
+            Method::GET,
+            "/graphql?query=%7Ba%7D&query=%7Bb%7D",
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    assert_eq!(codes(&twice.json()), ["BAD_REQUEST"]);
     let batch = post(
         json,
         br#"[{"query":"{ a: __typename }"},{"query":"{ b: __typename }"}]"#.to_vec(),

@@ -9,7 +9,10 @@ use std::{
 use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, Query, State},
+    extract::{
+        ConnectInfo, Query, State,
+        rejection::{BytesRejection, QueryRejection},
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -27,8 +30,12 @@ pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return bad_request(e.status(), &format!("cannot read the request body: {e}")),
+    };
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -58,8 +65,12 @@ pub async fn get(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Query(params): Query<GetParams>,
+    params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(e) => return bad_request(e.status(), &format!("malformed query string: {e}")),
+    };
     let Some(query) = params.query else {
         return graphiql::page();
     };
@@ -238,7 +249,7 @@ fn bad_request(status: StatusCode, message: &str) -> Response {
 }
 
 /// A request refused before the schema ran, answered in GraphQL's error shape.
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": code } }]
     });
