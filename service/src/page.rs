@@ -173,7 +173,7 @@ impl Cursor {
     }
 
     fn decode<T>(text: &str, ordering: &Ordering<T>, field: &'static str) -> Result<Self> {
-        let invalid = || Error::invalid(field, "not a cursor of this list and order");
+        let invalid = || Error::invalid(field, "not a cursor of a list in this order");
         let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
         let raw = String::from_utf8(raw).map_err(|_| invalid())?;
         let mut parts = raw.split('|');
