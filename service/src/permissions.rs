@@ -6,8 +6,8 @@ use entity::thread::Status;
 
 use crate::{Error, Result, Viewer, reply::Reply, thread::Thread};
 
-/// Checked again first by each write, before its input or its row: a signed-out client
-/// learns that before anything else, and takes no lock.
+/// Each write also checks this first, before its input or its row: a signed-out client
+/// hears so before anything else, and takes no lock.
 pub fn signed_in<'a>(viewer: &'a Viewer, action: &str) -> Result<&'a str> {
     viewer
         .user_id()

@@ -1,7 +1,8 @@
 //! Limits checked before a request runs: its size and nesting (before it is even parsed:
 //! the grammar recurses once per bracket, until pest's stack guard ends it with a syntax
-//! error, thousands of levels in), then its aliases and root fields (on the parsed document). Depth and complexity are checked by
-//! async-graphql's validation, with connection sizes counted (`connection::cost`).
+//! error, thousands of levels in), then its aliases and root fields (on the parsed
+//! document). Depth and complexity are checked by async-graphql's validation, with
+//! connection sizes counted (`connection::cost`).
 
 use std::collections::HashSet;
 
