@@ -238,9 +238,10 @@ async fn jwks_keys_rotate_without_a_restart() {
         "a key Clerk dropped is no longer trusted"
     );
 
-    // While the endpoint fails, the cached key still verifies.
+    // While the endpoint fails, the cached key still verifies. A key the cache lacks
+    // cannot be told from Clerk's then: the service fails (503), not the token.
     jwks.failing.store(true, Ordering::SeqCst);
-    let (status, _) = viewer(
+    let (status, body) = viewer(
         &app,
         &[(
             "authorization",
@@ -248,7 +249,8 @@ async fn jwks_keys_rotate_without_a_restart() {
         )],
     )
     .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(codes(&body), ["INTERNAL_SERVER_ERROR"]);
     let (status, body) = viewer(
         &app,
         &[(
@@ -262,6 +264,28 @@ async fn jwks_keys_rotate_without_a_restart() {
         StatusCode::OK,
         "stale keys are served when a refresh fails: {body}"
     );
+}
+
+/// A JWKS endpoint down when the first token arrives: every signed-in request would be
+/// refused as a bad token if the outage passed for an unknown key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwks_outage_is_the_service_failing_not_the_token() {
+    let key = RsaKey::generate().unwrap();
+    let jwks = JwksServer::start(json!({ "keys": [key.jwk("k1")] })).await;
+    jwks.failing.store(true, Ordering::SeqCst);
+    let url = format!("{}/.well-known/jwks.json", jwks.url);
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("CLERK_JWKS_URL", &url), ("CLERK_JWKS_MIN_REFRESH", "0s")],
+    )
+    .await;
+    let token = bearer(&signed(&key, Some("k1"), json!({ "azp": null })));
+    let (status, body) = viewer(&app, &[("authorization", &token)]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(codes(&body), ["INTERNAL_SERVER_ERROR"]);
+    jwks.failing.store(false, Ordering::SeqCst);
+    let (status, body) = viewer(&app, &[("authorization", &token)]).await;
+    assert_eq!(status, StatusCode::OK, "once the keys are back: {body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,8 @@
 //! Clerk's signing keys from its JWKS endpoint: fetched with a timeout, cached, refreshed
 //! when a token names a key the cache lacks (at most once per interval, so a flood of
-//! made-up `kid`s cannot hammer Clerk), and kept when a refresh fails.
+//! made-up `kid`s cannot hammer Clerk), and kept when a refresh fails. A key the cache
+//! lacks while the set cannot be fetched is `Unreachable`, not unknown: nobody can tell
+//! then whether Clerk signed with it.
 
 use std::{
     collections::HashMap,
@@ -25,8 +27,9 @@ pub struct Jwks {
     url: String,
     client: HttpsClient,
     keys: RwLock<Arc<HashMap<String, Arc<DecodingKey>>>>,
-    /// When the last fetch started; held across the fetch so refreshes never overlap.
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// When the last fetch started and whether it succeeded; held across the fetch so
+    /// refreshes never overlap.
+    last_fetch: tokio::sync::Mutex<Option<(Instant, bool)>>,
     min_interval: Duration,
 }
 
@@ -41,13 +44,18 @@ impl Jwks {
         })
     }
 
-    /// The key named `kid`, refreshing the set once if it is unknown.
-    pub async fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+    /// The key named `kid` (`None`: not Clerk's), refreshing the set once if it is
+    /// unknown.
+    pub async fn key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>, Unreachable> {
         if let Some(key) = self.cached(kid) {
-            return Some(key);
+            return Ok(Some(key));
         }
-        self.refresh().await;
-        self.cached(kid)
+        let current = self.refresh().await;
+        match self.cached(kid) {
+            Some(key) => Ok(Some(key)),
+            None if current => Ok(None),
+            None => Err(Unreachable),
+        }
     }
 
     fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
@@ -55,22 +63,35 @@ impl Jwks {
         keys.get(kid).cloned()
     }
 
-    async fn refresh(&self) {
+    /// Fetches the set unless the last fetch is too recent; whether the set is current
+    /// (this fetch, or the last one within the interval, succeeded).
+    async fn refresh(&self) -> bool {
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < self.min_interval) {
-            return;
+        if let Some((at, succeeded)) = *last
+            && at.elapsed() < self.min_interval
+        {
+            return succeeded;
         }
-        *last = Some(Instant::now());
-        match tokio::time::timeout(FETCH_TIMEOUT, self.fetch()).await {
+        let started = Instant::now();
+        let succeeded = match tokio::time::timeout(FETCH_TIMEOUT, self.fetch()).await {
             Ok(Ok(keys)) => {
                 tracing::info!(keys = keys.len(), "JWKS refreshed");
                 if let Ok(mut current) = self.keys.write() {
                     *current = Arc::new(keys);
                 }
+                true
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "JWKS refresh failed; keeping cached keys"),
-            Err(_) => tracing::warn!("JWKS refresh timed out; keeping cached keys"),
-        }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "JWKS refresh failed; keeping cached keys");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("JWKS refresh timed out; keeping cached keys");
+                false
+            }
+        };
+        *last = Some((started, succeeded));
+        succeeded
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
@@ -96,6 +117,10 @@ impl Jwks {
             .collect())
     }
 }
+
+/// Clerk's key set could not be fetched.
+#[derive(Debug)]
+pub struct Unreachable;
 
 fn client() -> Result<HttpsClient, rustls::Error> {
     // Name the crypto provider: two are linked in (ring via sqlx, aws-lc-rs via svix), so

@@ -48,8 +48,8 @@ pub struct Identity {
 pub enum ViewerError {
     /// A bad, expired or foreign token, or a deleted account: the message says which.
     Unauthenticated(String),
-    /// The database could not be asked who the user is.
-    Unavailable(service::Error),
+    /// The database could not be asked who the user is, or Clerk's keys were out of reach.
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Auth {
@@ -89,10 +89,13 @@ impl Auth {
         let Some(token) = token::presented(headers).map_err(unauthenticated)? else {
             return Ok(Identity::default());
         };
-        let claims = self.verifier.verify(token).await.map_err(unauthenticated)?;
+        let claims = self.verifier.verify(token).await.map_err(|e| match e {
+            token::TokenError::KeysUnreachable => ViewerError::Unavailable(e.into()),
+            e => unauthenticated(e),
+        })?;
         let user = service::user::provision(db, &claims.sub, claims.name.as_deref())
             .await
-            .map_err(ViewerError::Unavailable)?;
+            .map_err(|e| ViewerError::Unavailable(e.into()))?;
         if user.is_deleted() {
             return Err(ViewerError::Unauthenticated(
                 "this account was deleted".to_owned(),

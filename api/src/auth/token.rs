@@ -44,6 +44,9 @@ pub enum TokenError {
     Party,
     #[error("the session token lacks a required claim")]
     Claims,
+    /// Not the token's fault: the service cannot verify any token now.
+    #[error("Clerk's signing keys cannot be fetched")]
+    KeysUnreachable,
 }
 
 pub enum Keys {
@@ -86,7 +89,9 @@ impl Verifier {
             Keys::Static(key) => key.clone(),
             Keys::Jwks(jwks) => {
                 let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-                jwks.key(kid).await.ok_or(TokenError::UnknownKey)?
+                let key = jwks.key(kid).await;
+                key.map_err(|_| TokenError::KeysUnreachable)?
+                    .ok_or(TokenError::UnknownKey)?
             }
         };
         let claims = decode::<Claims>(token, &key, &self.validation)
