@@ -44,15 +44,22 @@ pub fn load_or_create(path: &Path) -> Result<RsaKey, DevKeyError> {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(io)?;
             }
+            // Written whole under a name of its own, then linked into place (which fails
+            // if the key exists): the key file is absent or whole, whether this process
+            // dies midway or another one starts at the same moment.
+            let temp = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(path) {
-                Ok(mut file) => {
-                    file.write_all(key.private_pem().as_bytes()).map_err(io)?;
-                    Ok(key)
-                }
+            let written = options.open(&temp).and_then(|mut file| {
+                file.write_all(key.private_pem().as_bytes())?;
+                file.sync_all()
+            });
+            let linked = written.and_then(|()| std::fs::hard_link(&temp, path));
+            let _ = std::fs::remove_file(&temp);
+            match linked {
+                Ok(()) => Ok(key),
                 // Another process created it first: use theirs.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let pem = std::fs::read_to_string(path).map_err(io)?;
@@ -96,4 +103,29 @@ pub fn mint(
         exp: now + ttl.as_secs(),
     };
     encode(&header, &claims, &key.encoding_key()?).map_err(|_| KeyError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn racing_starts_share_one_whole_key() {
+        let dir = std::env::temp_dir().join(format!("forum-dev-{}", uuid::Uuid::new_v4().simple()));
+        let path = dir.join("key.pem");
+        let keys: Vec<_> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| load_or_create(&path).map(|k| k.private_pem())))
+                .collect();
+            racers
+                .into_iter()
+                .map(|r| r.join().unwrap().unwrap())
+                .collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), *keys[0]);
+        let files = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(files, 1, "no temporary file is left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
