@@ -33,7 +33,7 @@ use async_graphql::{
 use futures_util::future::join_all;
 use service::Viewer;
 
-use super::{context::Loader, json};
+use super::{context::Loader, json, user::Author};
 
 /// An object that the direct path can build.
 pub trait Direct: ContainerType + Sync {
@@ -46,16 +46,9 @@ pub trait Direct: ContainerType + Sync {
         field: &Positioned<Field>,
     ) -> Option<Value>;
 
-    /// An object-valued field in memory (an author read with the row) written as JSON
-    /// at the end of `out`, so that a list's rows need not build it as a `Value`.
-    /// `None` leaves the field to `value_of` (`out` is cut back to where it was).
-    fn write_nested(
-        &self,
-        _ctx: &ContextSelectionSet<'_>,
-        _name: &str,
-        _field: &Positioned<Field>,
-        _out: &mut Vec<u8>,
-    ) -> Option<()> {
+    /// The author read with the row, if the type has one: its `author` field is then
+    /// written as JSON in place, so that a list's rows need not build it as a `Value`.
+    fn author(&self) -> Option<&Author> {
         None
     }
 
@@ -289,7 +282,8 @@ fn write_fields<T: Direct>(
             return None;
         }
         let start = out.len();
-        if item.write_nested(ctx, name, field, out).is_none() {
+        let author = (name == "author").then(|| item.author()).flatten();
+        if author.and_then(|a| a.write(ctx, field, out)).is_none() {
             out.truncate(start);
             json::write_value(out, &item.value_of(ctx, name, field)?).ok()?;
         }

@@ -88,17 +88,8 @@ impl Direct for Reply {
         })
     }
 
-    fn write_nested(
-        &self,
-        ctx: &ContextSelectionSet<'_>,
-        name: &str,
-        field: &Positioned<Field>,
-        out: &mut Vec<u8>,
-    ) -> Option<()> {
-        match name {
-            "author" => self.0.author.write(ctx, field, out),
-            _ => None,
-        }
+    fn author(&self) -> Option<&Author> {
+        Some(&self.0.author)
     }
 }
 
