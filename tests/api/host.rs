@@ -191,6 +191,54 @@ async fn deep_queries_are_too_complex() {
     );
 }
 
+/// GraphQL over HTTP: under `application/graphql-response+json` a request that never ran
+/// (no `data`) is a 400, and one that ran is a 200 whatever its field errors; plain JSON
+/// answers 200 to both. Either way a request error carries no `data`, as the spec asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_errors_have_no_data_and_their_own_status_under_graphql_response_json() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let graphql_response = [("accept", "application/graphql-response+json")];
+    let cases = [
+        ("{ nope }", json!({}), "GRAPHQL_VALIDATION_FAILED"),
+        ("{ categories {", json!({}), "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "query($n: Int!) { categories(first: $n) { totalCount } }",
+            json!({ "n": "x" }),
+            "BAD_USER_INPUT",
+        ),
+    ];
+    for (query, variables, code) in cases {
+        let body = json!({ "query": query, "variables": variables });
+        for (accept, status) in [
+            (&graphql_response[..], StatusCode::BAD_REQUEST),
+            (&[][..], StatusCode::OK),
+        ] {
+            let reply = app.post_graphql(accept, &body).await;
+            let json = reply.json();
+            assert_eq!(reply.status, status, "{query} with {accept:?}: {json}");
+            assert!(json.get("data").is_none(), "{query}: {json}");
+            let got = codes(&json);
+            assert!(
+                !got.is_empty() && got.iter().all(|c| c == code),
+                "{query}: {json}"
+            );
+        }
+    }
+    // A field error: the request ran, so 200 with `data` under either media type.
+    let failed_field =
+        json!({ "query": "{ thread(id: \"garbage\") { id } categories { totalCount } }" });
+    for accept in [&graphql_response[..], &[][..]] {
+        let reply = app.post_graphql(accept, &failed_field).await;
+        let json = reply.json();
+        assert_eq!(reply.status, StatusCode::OK, "{json}");
+        assert!(
+            json["data"]["categories"]["totalCount"].is_number(),
+            "{json}"
+        );
+        assert_eq!(codes(&json), ["BAD_USER_INPUT"]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_while_the_database_is_away() {
     if Backend::postgres().is_none() {

@@ -7,6 +7,9 @@
 //! serde_json writes (a test holds the two to it); errors and extensions, small and rare,
 //! still go through serde_json.
 //!
+//! A request error (below) is written without `data`, as the GraphQL spec asks of an error
+//! raised before execution; serde would write `"data":null`.
+//!
 //! A list that the direct path (`fast`) wrote as JSON while it built it travels in the
 //! value tree as [`prewritten`] bytes, and is copied out as it is.
 
@@ -54,15 +57,32 @@ fn prewritten_len(value: &Value) -> usize {
     }
 }
 
+/// Whether `response` answers a request that never executed: the document did not parse or
+/// validate, its variables did not fit, or it named no operation. Every error of execution
+/// has the path of its field, and `data` is null then only when a non-null root field failed.
+pub fn is_request_error(response: &Response) -> bool {
+    response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
 fn write_response(out: &mut Vec<u8>, response: &Response) -> serde_json::Result<()> {
-    out.extend_from_slice(b"{\"data\":");
-    write_value(out, &response.data)?;
+    let mut comma = "";
+    out.push(b'{');
+    if !is_request_error(response) {
+        out.extend_from_slice(b"\"data\":");
+        write_value(out, &response.data)?;
+        comma = ",";
+    }
     if !response.extensions.is_empty() {
-        out.extend_from_slice(b",\"extensions\":");
+        out.extend_from_slice(comma.as_bytes());
+        out.extend_from_slice(b"\"extensions\":");
         serde_json::to_writer(&mut *out, &response.extensions)?;
+        comma = ",";
     }
     if !response.errors.is_empty() {
-        out.extend_from_slice(b",\"errors\":");
+        out.extend_from_slice(comma.as_bytes());
+        out.extend_from_slice(b"\"errors\":");
         serde_json::to_writer(&mut *out, &response.errors)?;
     }
     out.push(b'}');
@@ -201,7 +221,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::{Name, ServerError, indexmap::IndexMap};
+    use async_graphql::{Name, PathSegment, ServerError, indexmap::IndexMap};
     use proptest::prelude::*;
 
     use super::*;
@@ -259,7 +279,9 @@ mod tests {
         fn writes_what_serde_json_writes(data in value(), errors in 0usize..3) {
             let mut response = Response::new(data);
             for i in 0..errors {
-                response.errors.push(ServerError::new(format!("wrong \"{i}\"\n"), None));
+                let mut error = ServerError::new(format!("wrong \"{i}\"\n"), None);
+                error.path = vec![PathSegment::Field(format!("f{i}")), PathSegment::Index(i)];
+                response.errors.push(error);
             }
             same_as_serde_json(&BatchResponse::Single(response));
         }
@@ -280,10 +302,30 @@ mod tests {
     fn batches_and_extensions() {
         let with_extension =
             Response::new(Value::String("a\u{1}b".into())).extension("cost", Value::from(3));
+        let mut failed_field = ServerError::new("no", None);
+        failed_field.path = vec![PathSegment::Field("thread".into())];
         same_as_serde_json(&BatchResponse::Batch(vec![
             with_extension,
-            Response::from_errors(vec![ServerError::new("no", None)]),
+            Response::from_errors(vec![failed_field]),
         ]));
         same_as_serde_json(&BatchResponse::Batch(Vec::new()));
+    }
+
+    #[test]
+    fn a_request_error_has_no_data() {
+        let refused = Response::from_errors(vec![ServerError::new("no", None)]);
+        assert!(is_request_error(&refused));
+        let out = to_vec(&BatchResponse::Single(refused)).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            r#"{"errors":[{"message":"no"}]}"#
+        );
+        let with_extension = Response::from_errors(vec![ServerError::new("no", None)])
+            .extension("cost", Value::from(3));
+        let out = to_vec(&BatchResponse::Single(with_extension)).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            r#"{"extensions":{"cost":3},"errors":[{"message":"no"}]}"#
+        );
     }
 }

@@ -234,8 +234,16 @@ fn json_response(request: &HeaderMap, body: &BatchResponse) -> Response {
     } else {
         "application/json"
     };
+    // GraphQL over HTTP: under its own media type a request that never executed (no
+    // `data`) is a 4xx; plain JSON keeps 200 for every well-formed request.
+    let status = match body {
+        BatchResponse::Single(r) if wants_graphql_response && json::is_request_error(r) => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::OK,
+    };
     match json::to_vec(body) {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, content_type)], bytes).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "could not serialize a GraphQL response");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
