@@ -3,6 +3,8 @@
 //! Every event is one statement that applies only if it is newer than what the row holds,
 //! so duplicate, out-of-order and concurrent deliveries converge to the newest event:
 //! - `user.created` / `user.updated` are ordered by Clerk's `data.updated_at` (epoch ms);
+//!   one without it (Clerk always sends it) counts as older than any that has it, rather
+//!   than borrowing a delivery's clock, which a retry hours later would make the newest;
 //! - `user.deleted` carries no `updated_at`; it turns the row into a tombstone (personal
 //!   data erased, `deleted_at` = the envelope's `timestamp`). Clerk never reuses a user id,
 //!   so a tombstone is final: no later delivery, however its clock reads, brings the user
@@ -22,8 +24,23 @@ pub struct ClerkEvent {
     pub kind: String,
     #[serde(default)]
     pub data: serde_json::Value,
-    /// When Clerk emitted the event (epoch ms).
+    /// When Clerk emitted the event (epoch ms); not an integer = absent, so that an event
+    /// of a type this service ignores is never refused for it.
+    #[serde(default, deserialize_with = "integer_or_none")]
     pub timestamp: Option<i64>,
+}
+
+fn integer_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(serde_json::Value::deserialize(d)?.as_i64())
+}
+
+/// `null` read as the type's default: Clerk's lists may come as `null`.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Deserialize)]
@@ -33,7 +50,7 @@ struct ClerkUser {
     first_name: Option<String>,
     last_name: Option<String>,
     image_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     email_addresses: Vec<EmailAddress>,
     primary_email_address_id: Option<String>,
     #[serde(default)]
@@ -71,7 +88,8 @@ impl ClerkEvent {
     }
 }
 
-/// Applies one event. `received_ms` orders a deletion that lacks an envelope timestamp.
+/// Applies one event. `received_ms` (svix's signed time of this delivery) stands in for
+/// the deletion time of a `user.deleted` without an envelope timestamp.
 #[tracing::instrument(skip_all, fields(kind = %event.kind))]
 pub async fn apply(
     db: &impl ConnectionTrait,
@@ -81,8 +99,7 @@ pub async fn apply(
     let applied = match event.kind.as_str() {
         "user.created" | "user.updated" => {
             let user: ClerkUser = data(event)?;
-            let version = user.updated_at.or(event.timestamp).unwrap_or(received_ms);
-            upsert(db, &user, version).await?
+            upsert(db, &user, user.updated_at.unwrap_or(0)).await?
         }
         "user.deleted" => {
             let user: DeletedUser = data(event)?;
@@ -141,7 +158,8 @@ async fn upsert(db: &impl ConnectionTrait, user: &ClerkUser, version: i64) -> Re
             .map(|e| validate::storable_text(&e.email_address))
     });
     let now = clock::now();
-    let created = user.created_at.and_then(from_ms).unwrap_or(now);
+    let sent_created = user.created_at.and_then(from_ms);
+    let created = sent_created.unwrap_or(now);
     let mut sql = Sql::new(db.get_database_backend());
     sql.push(
         "INSERT INTO \"user\" (id, email, username, first_name, last_name, image_url, role, \
@@ -169,9 +187,15 @@ async fn upsert(db: &impl ConnectionTrait, user: &ClerkUser, version: i64) -> Re
         ") ON CONFLICT (id) DO UPDATE SET email = excluded.email, username = excluded.username, \
          first_name = excluded.first_name, last_name = excluded.last_name, \
          image_url = excluded.image_url, role = excluded.role, \
-         source_version = excluded.source_version, created_at = excluded.created_at, \
-         updated_at = excluded.updated_at \
-         WHERE \"user\".deleted_at IS NULL AND (\"user\".source_version IS NULL \
+         source_version = excluded.source_version, updated_at = excluded.updated_at",
+    );
+    // `now` stands in for a creation time only in a new row: an update that lacks one
+    // keeps the row's.
+    if sent_created.is_some() {
+        sql.push(", created_at = excluded.created_at");
+    }
+    sql.push(
+        " WHERE \"user\".deleted_at IS NULL AND (\"user\".source_version IS NULL \
          OR \"user\".source_version < excluded.source_version) RETURNING id",
     );
     Ok(db.query_one_raw(sql.statement()).await?.is_some())
@@ -180,7 +204,8 @@ async fn upsert(db: &impl ConnectionTrait, user: &ClerkUser, version: i64) -> Re
 async fn tombstone(db: &impl ConnectionTrait, id: &str, deleted_ms: i64) -> Result<bool> {
     let deleted = from_ms(deleted_ms).unwrap_or_else(clock::now);
     let mut sql = Sql::new(db.get_database_backend());
-    // Only the id and the deletion time survive; the other columns are emptied.
+    // Only the id, the creation and the deletion time survive; the personal columns are
+    // emptied. A delete that arrives first has no creation time but its own.
     sql.push("INSERT INTO \"user\" (id, role, source_version, deleted_at, created_at, updated_at) VALUES (")
         .bind(id.to_owned())
         .push(", ")
@@ -197,7 +222,7 @@ async fn tombstone(db: &impl ConnectionTrait, id: &str, deleted_ms: i64) -> Resu
             ") ON CONFLICT (id) DO UPDATE SET email = NULL, username = NULL, first_name = NULL, \
              last_name = NULL, image_url = NULL, role = excluded.role, role_override = NULL, \
              source_version = excluded.source_version, deleted_at = excluded.deleted_at, \
-             created_at = excluded.created_at, updated_at = excluded.updated_at \
+             updated_at = excluded.updated_at \
              WHERE \"user\".deleted_at IS NULL RETURNING id",
         );
     Ok(db.query_one_raw(sql.statement()).await?.is_some())

@@ -193,6 +193,49 @@ backend_test! {
 }
 
 backend_test! {
+    async fn fields_clerk_leaves_out_change_nothing_they_do_not_name(backend) {
+        let app = TestApp::spawn(backend).await;
+        let status = |reply: Reply| (reply.status, reply.json()["status"].as_str().unwrap_or("").to_owned());
+        let applied = (StatusCode::OK, "applied".to_owned());
+        // Clerk's times in the past (2025), so that a delivery's own clock is later.
+        let in_2025 = |kind: &str, v: i64| {
+            let mut event = user_event(kind, "user_d", v, None);
+            event["data"]["updated_at"] = json!(1_750_000_000_000i64 + v * 1000);
+            event["timestamp"] = json!(1_750_000_000_000i64 + v * 1000 + 7);
+            event
+        };
+        assert_eq!(status(deliver(&app, &in_2025("user.created", 1)).await), applied);
+        assert_eq!(status(deliver(&app, &in_2025("user.updated", 5)).await), applied);
+        // An older update without Clerk's `updated_at` (nor an envelope timestamp) is not
+        // dated by its delivery, which would make it the newest.
+        let mut undated = in_2025("user.updated", 3);
+        undated["data"].as_object_mut().unwrap().remove("updated_at");
+        undated.as_object_mut().unwrap().remove("timestamp");
+        assert_eq!(status(deliver(&app, &undated).await), (StatusCode::OK, "stale".to_owned()));
+        let d = row(&app, "user_d").await.unwrap();
+        assert_eq!(d.first_name.as_deref(), Some("First5"));
+        assert_eq!(d.created_at.timestamp_millis(), 1_700_000_000_000);
+        // An update without `created_at` keeps the account's creation time.
+        let mut uncreated = in_2025("user.updated", 6);
+        uncreated["data"].as_object_mut().unwrap().remove("created_at");
+        assert_eq!(status(deliver(&app, &uncreated).await), applied);
+        let d = row(&app, "user_d").await.unwrap();
+        assert_eq!((d.first_name.as_deref(), d.created_at.timestamp_millis()), (Some("First6"), 1_700_000_000_000));
+        // So does the deletion.
+        assert_eq!(status(deliver(&app, &deleted("user_d", 1_800_000_009_000)).await), applied);
+        assert_eq!(row(&app, "user_d").await.unwrap().created_at.timestamp_millis(), 1_700_000_000_000);
+        // `null` lists are empty lists: the user is mirrored, without an email.
+        let mut no_emails = user_event("user.created", "user_e", 1, None);
+        no_emails["data"]["email_addresses"] = Value::Null;
+        assert_eq!(status(deliver(&app, &no_emails).await), applied);
+        assert_eq!(row(&app, "user_e").await.unwrap().email, None);
+        // An event of another type is ignored whatever its envelope's timestamp holds.
+        let odd = json!({ "type": "session.created", "data": { "id": "sess_1" }, "timestamp": "1" });
+        assert_eq!(status(deliver(&app, &odd).await), (StatusCode::OK, "ignored".to_owned()));
+    }
+}
+
+backend_test! {
     async fn an_operator_role_survives_webhooks(backend) {
         let app = TestApp::spawn(backend).await;
         service::user::set_role_override(&app.db, "user_boot", Some(user::Role::Admin)).await.unwrap();

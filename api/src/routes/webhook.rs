@@ -30,9 +30,13 @@ pub async fn clerk(State(state): State<AppState>, headers: HeaderMap, body: Byte
     }
     let event = match ClerkEvent::parse(&body) {
         Ok(event) => event,
-        Err(e) => return reply(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() })),
+        Err(e) => {
+            tracing::warn!(error = %e, "signed webhook body is not an event");
+            return reply(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() }));
+        }
     };
-    // A deletion without an envelope timestamp is ordered by svix's signed timestamp.
+    // A deletion without an envelope timestamp is dated by svix's signed time of this
+    // delivery (a tombstone is final, so the date orders nothing).
     let signed_ms = headers
         .get("svix-timestamp")
         .or_else(|| headers.get("webhook-timestamp"))
@@ -50,6 +54,7 @@ pub async fn clerk(State(state): State<AppState>, headers: HeaderMap, body: Byte
             reply(StatusCode::OK, json!({ "status": status }))
         }
         Err(e @ service::Error::Invalid { .. }) => {
+            tracing::warn!(error = %e, kind = %event.kind, "signed webhook event not readable");
             reply(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() }))
         }
         Err(e) => {
