@@ -77,7 +77,7 @@ where
 {
     permissions::create_category(viewer)?;
     let slug = validate::slug("slug", &input.slug)?;
-    let name = validate::text("name", &input.name, validate::CATEGORY_NAME_LEN)?;
+    let name = validate::line("name", &input.name, validate::CATEGORY_NAME_LEN)?;
     let txn = db::begin_write(db).await?;
     let category = Category {
         id: Uuid::now_v7(),

@@ -39,11 +39,30 @@ pub fn storable_text(value: &str) -> String {
     value.replace('\0', "")
 }
 
-/// Trims `value` and checks its length in characters. NUL is refused: Postgres cannot
-/// store it in `text`, and SQLite alone would keep it.
+/// A title or a name: one line. After trimming it holds no control character (a line
+/// break, tab, escape sequence or bell has no place in a line that every list shows).
+pub fn line(field: &'static str, value: &str, len: (usize, usize)) -> Result<String> {
+    if value.trim().chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            "must be one line, without control characters",
+        ));
+    }
+    text(field, value, len)
+}
+
+/// Text with line breaks and tabs: trimmed, its length checked in characters. No other
+/// control character (NUL among them: Postgres cannot store it, SQLite alone would), and
+/// at least `min` of the characters must be visible.
 pub fn text(field: &'static str, value: &str, (min, max): (usize, usize)) -> Result<String> {
-    if value.contains('\0') {
-        return Err(Error::invalid(field, "must not contain NUL characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::invalid(
+            field,
+            "must not contain control characters other than line breaks and tabs",
+        ));
     }
     let trimmed = value.trim();
     let chars = trimmed.chars().count();
@@ -53,7 +72,25 @@ pub fn text(field: &'static str, value: &str, (min, max): (usize, usize)) -> Res
             format!("must be {min}–{max} characters after trimming (got {chars})"),
         ));
     }
+    if trimmed.chars().filter(|&c| !invisible(c)).count() < min {
+        return Err(Error::invalid(
+            field,
+            format!("must have at least {min} visible characters"),
+        ));
+    }
     Ok(trimmed.to_owned())
+}
+
+/// Unicode's default-ignorable code points (zero-width spaces and joiners, direction
+/// marks, variation selectors, tags) and the Hangul fillers: characters that take no
+/// room, so that a text of them alone would look empty.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{AD}' | '\u{34F}' | '\u{61C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 #[cfg(test)]
@@ -92,5 +129,42 @@ mod tests {
         assert!(text("body", "   ", BODY_LEN).is_err());
         assert!(text("body", &"x".repeat(20_001), BODY_LEN).is_err());
         assert!(text("body", "a\0b", BODY_LEN).is_err());
+    }
+
+    #[test]
+    fn control_and_invisible_characters() {
+        assert_eq!(
+            text("body", " one\r\n\ttwo\n", BODY_LEN).ok().as_deref(),
+            Some("one\r\n\ttwo")
+        );
+        for bad in [
+            "a\u{1}b",
+            "a\u{1b}[31mb",
+            "a\u{7f}",
+            "a\u{85}b",
+            "\u{200b}",
+            "\u{feff}\u{200d}",
+        ] {
+            assert!(text("body", bad, BODY_LEN).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            line("title", "\t abc \n", TITLE_LEN).ok().as_deref(),
+            Some("abc")
+        );
+        for bad in [
+            "a\nbc",
+            "a\tbc",
+            "\u{7}\u{7}\u{7}",
+            "ab\u{200b}",
+            "\u{3164}\u{3164}\u{3164}",
+        ] {
+            assert!(line("title", bad, TITLE_LEN).is_err(), "{bad:?}");
+        }
+        // Invisible characters count toward the maximum, and are kept among visible ones.
+        assert_eq!(
+            line("title", "a\u{200d}bc", TITLE_LEN).ok().as_deref(),
+            Some("a\u{200d}bc")
+        );
+        assert!(text("body", &format!("x{}", "\u{200b}".repeat(20_000)), BODY_LEN).is_err());
     }
 }

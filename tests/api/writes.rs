@@ -161,6 +161,14 @@ backend_test! {
             ("ann", ADD_REPLY, json!({ "threadId": thread_id, "body": "hi\u{0}" }), "BAD_USER_INPUT", Some("body")),
             ("ann", EDIT_REPLY, json!({ "replyId": reply_id, "body": "hi\u{0}" }), "BAD_USER_INPUT", Some("body")),
             ("ann", EDIT_THREAD, json!({ "threadId": thread_id, "title": "Title\u{0}" }), "BAD_USER_INPUT", Some("title")),
+            // Other control characters: none in a line, only line breaks and tabs in a body.
+            ("admin", CREATE_CATEGORY, json!({ "slug": "esc", "name": "red\u{1b}[31m" }), "BAD_USER_INPUT", Some("name")),
+            ("ann", CREATE_THREAD, json!({ "categoryId": category_id, "title": "\u{7}\u{7}\u{7}", "body": "b" }), "BAD_USER_INPUT", Some("title")),
+            ("ann", CREATE_THREAD, json!({ "categoryId": category_id, "title": "two\nlines", "body": "b" }), "BAD_USER_INPUT", Some("title")),
+            ("ann", EDIT_REPLY, json!({ "replyId": reply_id, "body": "bell\u{7}" }), "BAD_USER_INPUT", Some("body")),
+            // Characters that take no room are not content.
+            ("ann", ADD_REPLY, json!({ "threadId": thread_id, "body": "\u{200b}\u{200b}" }), "BAD_USER_INPUT", Some("body")),
+            ("ann", EDIT_THREAD, json!({ "threadId": thread_id, "title": "ab\u{200b}" }), "BAD_USER_INPUT", Some("title")),
         ];
         let before = counts(&app).await;
         for (user, query, input, code, field) in cases {
@@ -171,6 +179,17 @@ backend_test! {
         assert_eq!(counts(&app).await, before, "nothing was written");
         // At the limits, the same inputs are accepted.
         ok(&app, "ann", CREATE_THREAD, json!({ "categoryId": category_id, "title": "  abc ", "body": "x".repeat(20_000) })).await;
+        let kept = ok(&app, "ann", ADD_REPLY, json!({ "threadId": thread_id, "body": "\tone\r\n\ttwo\n" })).await;
+        assert_eq!(kept["addReply"]["reply"]["body"], "one\r\n\ttwo");
+        // The longest body, written into the query text as GraphiQL users do: four bytes a
+        // character, it must fit the query size limit.
+        let inline = format!(
+            "mutation {{ addReply(input: {{ threadId: \"{thread_id}\", body: \"{}\" }}) {{ reply {{ id }} }} }}",
+            "\u{1F600}".repeat(20_000)
+        );
+        let body = run(&app, Some("ann"), &inline, json!({})).await;
+        let start: String = body.to_string().chars().take(300).collect();
+        assert!(body.get("errors").is_none(), "{start}");
     }
 }
 

@@ -72,7 +72,9 @@ impl Default for Limits {
             aliases: 50,
             root_fields: 20,
             batch: 10,
-            query_bytes: 32 * 1024,
+            // Room for the longest reply body (20,000 characters, up to four bytes each)
+            // written into the query text rather than sent as a variable.
+            query_bytes: 96 * 1024,
         }
     }
 }

@@ -29,7 +29,7 @@ where
 {
     permissions::create_thread(viewer)?;
     let author = viewer.user_id().unwrap_or_default().to_owned();
-    let title = validate::text("title", &input.title, validate::TITLE_LEN)?;
+    let title = validate::line("title", &input.title, validate::TITLE_LEN)?;
     let body = validate::text("body", &input.body, validate::BODY_LEN)?;
     let txn = db::begin_write(db).await?;
     // Counting the thread in its category also proves the category exists.
@@ -85,7 +85,7 @@ where
     C: TransactionTrait + ConnectionTrait,
 {
     permissions::signed_in(viewer, "edit a thread")?;
-    let title = validate::text("title", title, validate::TITLE_LEN)?;
+    let title = validate::line("title", title, validate::TITLE_LEN)?;
     let txn = db::begin_write(db).await?;
     let thread = lock::row::<thread::Entity>(&txn, id, "thread").await?;
     permissions::edit_thread(viewer, &thread)?;

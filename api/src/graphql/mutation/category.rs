@@ -9,7 +9,7 @@ pub struct CreateCategoryInput {
     /// Unique key in URLs: lowercase letters and digits in words joined by hyphens, 2–64
     /// characters.
     slug: String,
-    /// Display name, 1–80 characters.
+    /// Display name: 1–80 characters after trimming, on one line (no control characters).
     name: String,
 }
 

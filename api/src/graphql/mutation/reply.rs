@@ -7,7 +7,7 @@ use crate::graphql::{error::ServiceResultExt, id::NodeId, reply::Reply};
 #[derive(InputObject)]
 pub struct AddReplyInput {
     thread_id: ID,
-    /// 1–20,000 characters after trimming.
+    /// 1–20,000 characters after trimming; line breaks and tabs are its only control characters.
     body: String,
 }
 
@@ -19,7 +19,7 @@ pub struct AddReplyPayload {
 #[derive(InputObject)]
 pub struct EditReplyInput {
     reply_id: ID,
-    /// The new text: 1–20,000 characters after trimming.
+    /// The new text: 1–20,000 characters after trimming; line breaks and tabs are its only control characters.
     body: String,
 }
 

@@ -8,9 +8,9 @@ use crate::graphql::{error::ServiceResultExt, id::NodeId, thread::Thread};
 pub struct CreateThreadInput {
     /// The category to start the thread in.
     category_id: ID,
-    /// 3–200 characters after trimming.
+    /// 3–200 characters after trimming, on one line (no control characters).
     title: String,
-    /// The opening post: 1–20,000 characters after trimming.
+    /// The opening post: 1–20,000 characters after trimming; line breaks and tabs are its only control characters.
     body: String,
 }
 
@@ -23,7 +23,7 @@ pub struct CreateThreadPayload {
 #[derive(InputObject)]
 pub struct EditThreadInput {
     thread_id: ID,
-    /// The new title: 3–200 characters after trimming.
+    /// The new title: 3–200 characters after trimming, on one line (no control characters).
     title: String,
 }
 
