@@ -376,6 +376,9 @@ backend_test! {
                 assert!(answer.get("errors").is_none(), "{answer:#}");
             }
         }
+        // The left-out `$keep` is its default, true.
+        let answer = app.data(defaulted, json!({ "id": id })).await;
+        assert!(answer["thread"]["title"].is_string(), "{answer:#}");
         // …the same bad variables get the same answers.
         for ((query, variables), expected) in bad.iter().zip(&first) {
             assert_eq!(&app.graphql(query, variables.clone()).await, expected, "{variables}");

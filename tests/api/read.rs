@@ -446,3 +446,18 @@ backend_test! {
         assert_eq!(titles(&data["category"]["threads"]), ["older", "newer"]);
     }
 }
+
+backend_test! {
+    async fn skip_and_include_read_a_variable_s_default(backend) {
+        let app = TestApp::spawn(backend).await;
+        fixtures::category(&app.db, "general").await;
+        let query = "query($keep: Boolean = true, $hide: Boolean = true) { categories { nodes { slug @include(if: $keep) name @skip(if: $hide) } } }";
+        // Twice each: the second answer takes the path of a document validated before.
+        for _ in 0..2 {
+            let data = app.data(query, json!({})).await;
+            assert_eq!(data["categories"]["nodes"], json!([{ "slug": "general" }]));
+            let data = app.data(query, json!({ "keep": false, "hide": false })).await;
+            assert_eq!(data["categories"]["nodes"][0].as_object().unwrap().keys().collect::<Vec<_>>(), ["name"]);
+        }
+    }
+}

@@ -177,3 +177,31 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    /// Past a thousand parents at one level (async-graphql's default batch), Postgres
+    /// still loads the level in one statement; SQLite takes one per 500 parents.
+    async fn a_wide_level_is_one_statement_on_postgres(backend) {
+        let app = TestApp::spawn(backend).await;
+        let authors = fixtures::users(&app.db, "author", 10).await;
+        for i in 0..11 {
+            let category = fixtures::category(&app.db, &format!("wide-{i:02}")).await;
+            fixtures::bulk_threads(&app.db, &category, &authors, 100).await;
+        }
+        let query = "query($n: Int!) { categories(first: $n) { nodes { threads(first: 100) { nodes { replies(first: 1) { nodes { body } } } } } } }";
+        let mut counts = Vec::new();
+        for n in [1, 11] {
+            let (data, statements) = app.counted(query, json!({ "n": n })).await;
+            let threads: Vec<&Value> = data["categories"]["nodes"].as_array().unwrap().iter()
+                .flat_map(|c| c["threads"]["nodes"].as_array().unwrap()).collect();
+            assert_eq!(threads.len(), n * 100);
+            assert!(threads.iter().all(|t| t["replies"]["nodes"][0]["body"].is_string()));
+            counts.push(statements);
+        }
+        if backend == Backend::Postgres {
+            assert_eq!(counts[0], counts[1], "1 category, then 11 (1,100 threads): {counts:?}");
+        } else {
+            assert_eq!(counts[1], counts[0] + 2, "1,100 threads in 500s: {counts:?}");
+        }
+    }
+}

@@ -27,6 +27,7 @@ use async_graphql::{
     BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema,
     ServerError, ValidationMode, Value, dataloader::DataLoader,
 };
+use sea_orm::{ConnectionTrait, DbBackend};
 use service::Db;
 
 use crate::auth::Identity;
@@ -159,7 +160,7 @@ impl Engine {
                 let mut merges = false;
                 let name = request.operation_name.clone();
                 // Aside while the document is borrowed (`parsed_query` takes `&mut`).
-                let variables = std::mem::take(&mut request.variables);
+                let mut variables = std::mem::take(&mut request.variables);
                 // A query that does not parse is left for the executor to report.
                 if let Ok(document) = request.parsed_query() {
                     // Counted first, so that GET refuses a mutation as such even when it
@@ -168,6 +169,7 @@ impl Engine {
                     limits::check_document(document, name.as_deref(), &self.limits)?;
                     validated = validated
                         && validated::variables_fit(document, name.as_deref(), &variables);
+                    validated::fill_defaults(document, name.as_deref(), &mut variables);
                     merges = known.map_or_else(|| fast::merges_answers(document), |k| k.merges);
                 }
                 request.variables = variables;
@@ -213,8 +215,15 @@ impl Engine {
                         // earlier one's rows would depend on which batch finished first,
                         // and the statement count of a request must not. Keys are still
                         // deduplicated within a batch.
+                        // Postgres takes a level's keys as one array, however many; SQLite
+                        // binds one parameter per key, and keeps async-graphql's 1,000.
+                        let batch = match db.get_database_backend() {
+                            DbBackend::Postgres => usize::MAX,
+                            _ => 1000,
+                        };
                         let loader = DataLoader::new(loader, move |task| spawner.spawn(task))
-                            .delay(Duration::ZERO);
+                            .delay(Duration::ZERO)
+                            .max_batch_size(batch);
                         let mut request = request.data(loader);
                         if merges {
                             request = request.data(fast::Merging);

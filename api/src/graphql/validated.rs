@@ -13,12 +13,42 @@
 //! it as it always did.
 
 use async_graphql::{
-    Name, Value, Variables,
-    parser::types::{BaseType, DocumentOperations, ExecutableDocument, Type},
+    Name, Positioned, Value, Variables,
+    parser::types::{BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Type},
     resolver_utils::EnumType,
 };
 
 use super::enums::{ReplyOrder, Role, ThreadOrder, ThreadStatus, VoteValue};
+
+/// The operation that will run, if the name picks one.
+fn operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Gives each variable the client left out its default, as GraphQL's coercion of
+/// variables does. async-graphql applies defaults where a variable fills an argument, but
+/// decides `@skip(if:)` and `@include(if:)` from the variables sent alone, so that a
+/// left-out `$keep: Boolean = true` would read as false.
+pub fn fill_defaults(document: &ExecutableDocument, name: Option<&str>, variables: &mut Variables) {
+    let Some(operation) = operation(document, name) else {
+        return;
+    };
+    for definition in &operation.node.variable_definitions {
+        let definition = &definition.node;
+        if let Some(default) = &definition.default_value
+            && !variables.contains_key(&definition.name.node)
+        {
+            variables.insert(definition.name.node.clone(), default.node.clone());
+        }
+    }
+}
 
 /// Whether every variable of the operation that will run fits its declared type.
 pub fn variables_fit(
@@ -26,13 +56,8 @@ pub fn variables_fit(
     operation: Option<&str>,
     variables: &Variables,
 ) -> bool {
-    let operation = match (&document.operations, operation) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
-            Some(op) => op,
-            None => return false,
-        },
-        (DocumentOperations::Multiple(_), None) => return false,
+    let Some(operation) = self::operation(document, operation) else {
+        return false;
     };
     operation
         .node
