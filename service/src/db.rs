@@ -5,7 +5,7 @@ use std::{future::Future, time::Duration};
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sqlx::{
     postgres::PgConnectOptions,
@@ -105,10 +105,13 @@ pub async fn begin_write<C>(db: &C) -> Result<C::Transaction, DbErr>
 where
     C: TransactionTrait + ConnectionTrait,
 {
-    let sqlite_transaction_mode = (db.get_database_backend() == DbBackend::Sqlite)
-        .then_some(SqliteTransactionMode::Immediate);
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
     db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode,
+        sqlite_transaction_mode: sqlite.then_some(SqliteTransactionMode::Immediate),
+        // The writes are correct under READ COMMITTED (each reads what it changes under
+        // a row lock), and only there: a database whose default is stricter would turn
+        // two votes on one reply into a serialization failure.
+        isolation_level: (!sqlite).then_some(IsolationLevel::ReadCommitted),
         ..TransactionOptions::default()
     })
     .await

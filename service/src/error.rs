@@ -1,6 +1,6 @@
 //! The service's one error type. The API maps each variant to a GraphQL error code.
 
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -36,11 +36,43 @@ impl Error {
         Self::Forbidden(message.into())
     }
 
-    /// True when the database could not be reached: the request may succeed if retried.
+    /// True when the database could not be reached, or gave up on this transaction for
+    /// another's sake (a serialization failure or a deadlock): the request may succeed if
+    /// retried.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Db(DbErr::ConnectionAcquire(_) | DbErr::Conn(_)))
+            || self
+                .code()
+                .is_some_and(|code| code == "40001" || code == "40P01")
+    }
+
+    /// True when the database stopped waiting: a statement ran past the statement timeout
+    /// (Postgres' `query_canceled`; a lock held too long by another transaction, say), or
+    /// SQLite's busy timeout ran out before its write lock came.
+    pub fn is_timeout(&self) -> bool {
+        self.code().is_some_and(|code| {
+            code == "57014"
+                || code
+                    .parse::<i32>()
+                    .is_ok_and(|sqlite| sqlite & 0xff == SQLITE_BUSY)
+        })
+    }
+
+    /// The database's own error code: Postgres' SQLSTATE, SQLite's result code.
+    fn code(&self) -> Option<String> {
+        let Self::Db(
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
+        ) = self
+        else {
+            return None;
+        };
+        Some(e.as_database_error()?.code()?.into_owned())
     }
 }
+
+/// SQLite's primary result code for "the database is locked" (extended codes keep it in
+/// their low byte).
+const SQLITE_BUSY: i32 = 5;
 
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {

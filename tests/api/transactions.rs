@@ -220,10 +220,12 @@ async fn the_statement_timeout_is_the_transactions_own() {
     })
     .await;
     assert_eq!(inside.0, "300ms");
-    assert!(
-        inside.1.is_err(),
-        "a statement past the timeout is cancelled"
+    let cancelled = service::Error::from(
+        inside
+            .1
+            .expect_err("a statement past the timeout is cancelled"),
     );
+    assert!(cancelled.is_timeout(), "{cancelled:?}");
     // Same connection, after the transaction: the server's default again.
     let row = db
         .query_one_raw(sql("SHOW statement_timeout"))
@@ -231,6 +233,24 @@ async fn the_statement_timeout_is_the_transactions_own() {
         .unwrap()
         .unwrap();
     assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_run_read_committed_whatever_the_default() {
+    let Some((_database, db)) = probe(1).await else {
+        return;
+    };
+    // On the pool's one connection, for the rest of its session.
+    db.execute_unprepared("SET default_transaction_isolation = 'serializable'")
+        .await
+        .unwrap();
+    let txn = db::begin_write(&db).await.unwrap();
+    let row = txn
+        .query_one_raw(sql("SHOW transaction_isolation"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "read committed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

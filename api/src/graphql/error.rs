@@ -13,6 +13,7 @@ pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 pub const CONFLICT: &str = "CONFLICT";
 pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
 pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+pub const TIMEOUT: &str = "TIMEOUT";
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
 /// Converts a service error into the GraphQL error a client sees.
@@ -23,6 +24,13 @@ pub fn gql(err: &Error) -> async_graphql::Error {
         Error::Unauthenticated(_) => (UNAUTHENTICATED, err.to_string()),
         Error::Invalid { .. } => (BAD_USER_INPUT, err.to_string()),
         Error::Conflict(_) => (CONFLICT, err.to_string()),
+        Error::Db(db) if err.is_timeout() => {
+            tracing::warn!(error = %db, "database timed out");
+            (
+                TIMEOUT,
+                "the database took too long and the change was not made; try again".to_owned(),
+            )
+        }
         Error::Db(db) => {
             tracing::error!(error = %db, "database error");
             let message = if err.is_unavailable() {
