@@ -12,6 +12,7 @@ mod browser;
 mod concurrency;
 mod fast_path;
 mod faults;
+mod field_errors;
 mod fixtures;
 mod host;
 mod hostile;

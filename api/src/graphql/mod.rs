@@ -15,6 +15,7 @@ mod limits;
 mod loader;
 mod mutation;
 mod node;
+mod nulls;
 mod reply;
 mod thread;
 mod timestamp;
@@ -25,7 +26,7 @@ use std::time::Duration;
 
 use async_graphql::{
     BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema,
-    ServerError, ValidationMode, Value, dataloader::DataLoader,
+    ServerError, ValidationMode, dataloader::DataLoader,
 };
 use sea_orm::{ConnectionTrait, DbBackend};
 use service::Db;
@@ -108,6 +109,7 @@ pub struct Engine {
     fast_validation: ForumSchema,
     documents: documents::Cache,
     limits: Limits,
+    field_types: nulls::FieldTypes,
 }
 
 /// One operation ready to run; `validated` if its document passed full validation before
@@ -129,8 +131,10 @@ pub struct Prepared {
 
 impl Engine {
     pub fn new(limits: &Limits) -> Self {
+        let schema = schema(limits);
         Self {
-            schema: schema(limits),
+            field_types: nulls::FieldTypes::new(&schema.sdl()),
+            schema,
             fast_validation: schema_with(limits, ValidationMode::Fast),
             documents: documents::Cache::new(512),
             limits: limits.clone(),
@@ -200,11 +204,15 @@ impl Engine {
                         validated,
                         merges,
                     }) => {
-                        let (schema, query) = if validated {
-                            (&self.fast_validation, None)
+                        let schema = if validated {
+                            &self.fast_validation
                         } else {
-                            (&self.schema, Some(request.query.clone()))
+                            &self.schema
                         };
+                        // Kept for what follows the run (cheap beside it): the cache's
+                        // key, and the document a failed field's path is read against.
+                        let (query, operation) =
+                            (request.query.clone(), request.operation_name.clone());
                         let loader = ForumLoader {
                             db: db.clone(),
                             viewer: identity.viewer.clone(),
@@ -228,12 +236,22 @@ impl Engine {
                         if merges {
                             request = request.data(fast::Merging);
                         }
-                        let response = schema.execute(request).await;
-                        // Data means validation passed (it fails before anything runs).
-                        if let Some(query) = query
-                            && response.data != Value::Null
-                        {
-                            self.documents.mark_validated(&query);
+                        let mut response = schema.execute(request).await;
+                        if !json::is_request_error(&response) {
+                            // It ran, so validation passed (it fails before anything runs).
+                            if !validated {
+                                self.documents.mark_validated(&query);
+                            }
+                            if response.errors.iter().any(|e| !e.path.is_empty())
+                                && let Ok(document) = async_graphql::parser::parse_query(&query)
+                            {
+                                nulls::restore(
+                                    &self.field_types,
+                                    &document,
+                                    operation.as_deref(),
+                                    &mut response,
+                                );
+                            }
                         }
                         response
                     }

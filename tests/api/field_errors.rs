@@ -1,0 +1,69 @@
+//! A field that fails is null, and a null in a non-null position nulls its parent, up to
+//! the nearest nullable position or `data` (the spec's rule; async-graphql alone drops the
+//! failed key instead).
+
+use serde_json::{Value, json};
+
+use crate::{
+    fixtures,
+    helpers::{TestApp, codes},
+    read::thread_id,
+};
+
+backend_test! {
+    async fn failed_fields_are_null_where_the_spec_puts_them(backend) {
+        let app = TestApp::spawn(backend).await;
+        let ann = fixtures::user(&app.db, "ann", entity::user::Role::Member).await;
+        let category = fixtures::category(&app.db, "general").await;
+        let (thread, _) = fixtures::thread(&app.db, &category, &[&ann], "t", 1).await;
+        let id = thread_id(&thread);
+        let cases: [(&str, Value, Value); 7] = [
+            // A nullable root field: null in place.
+            ("{ thread(id: \"garbage\") { id } }", json!({}), json!({ "thread": null })),
+            // Beside a field that succeeds, under an alias.
+            (
+                "{ t: thread(id: \"garbage\") { id } categories { totalCount } }",
+                json!({}),
+                json!({ "t": null, "categories": { "totalCount": 1 } }),
+            ),
+            // Through a fragment, and an interface's inline fragment.
+            (
+                "query { ...F } fragment F on Query { n: node(id: \"garbage\") { id ... on Thread { title } } }",
+                json!({}),
+                json!({ "n": null }),
+            ),
+            // A non-null connection fails: its nullable parent is null.
+            (
+                "{ category(slug: \"general\") { name threads(first: 101) { totalCount } } }",
+                json!({}),
+                json!({ "category": null }),
+            ),
+            (
+                "query($id: ID!) { thread(id: $id) { title replies(first: 101) { totalCount } } }",
+                json!({ "id": id }),
+                json!({ "thread": null }),
+            ),
+            // Non-null all the way up: `data` itself.
+            (
+                "{ categories { nodes { slug threads(first: 101) { totalCount } } } }",
+                json!({}),
+                Value::Null,
+            ),
+            // The same field twice, under two keys: only the failed one is null.
+            (
+                "query($id: ID!) { thread(id: $id) { title } x: thread(id: \"garbage\") { title } }",
+                json!({ "id": id }),
+                json!({ "thread": { "title": "t" }, "x": null }),
+            ),
+        ];
+        for (query, variables, data) in cases {
+            // Twice: the second run takes the path of a document validated before.
+            for _ in 0..2 {
+                let body = app.graphql(query, variables.clone()).await;
+                assert_eq!(codes(&body), ["BAD_USER_INPUT"], "{query}: {body}");
+                assert_eq!(body["data"], data, "{query}: {body}");
+                assert!(body.get("data").is_some(), "a request that ran has data: {body}");
+            }
+        }
+    }
+}
