@@ -50,23 +50,35 @@ impl Error {
     /// (Postgres' `query_canceled`; a lock held too long by another transaction, say), or
     /// SQLite's busy timeout ran out before its write lock came.
     pub fn is_timeout(&self) -> bool {
-        self.code().is_some_and(|code| {
-            code == "57014"
-                || code
-                    .parse::<i32>()
-                    .is_ok_and(|sqlite| sqlite & 0xff == SQLITE_BUSY)
-        })
+        let Some(error) = self.database_error() else {
+            return false;
+        };
+        let code = error.code();
+        if error
+            .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+            .is_some()
+        {
+            // Extended result codes keep the primary one in their low byte.
+            return code
+                .and_then(|code| code.parse::<i32>().ok())
+                .is_some_and(|code| code & 0xff == SQLITE_BUSY);
+        }
+        code.is_some_and(|code| code == "57014")
     }
 
-    /// The database's own error code: Postgres' SQLSTATE, SQLite's result code.
+    /// Postgres' SQLSTATE, or SQLite's result code.
     fn code(&self) -> Option<String> {
+        Some(self.database_error()?.code()?.into_owned())
+    }
+
+    fn database_error(&self) -> Option<&dyn sqlx::error::DatabaseError> {
         let Self::Db(
             DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
         ) = self
         else {
             return None;
         };
-        Some(e.as_database_error()?.code()?.into_owned())
+        e.as_database_error()
     }
 }
 

@@ -42,7 +42,12 @@ pub fn storable_text(value: &str) -> String {
 /// A title or a name: one line. After trimming it holds no control character (a line
 /// break, tab, escape sequence or bell has no place in a line that every list shows).
 pub fn line(field: &'static str, value: &str, len: (usize, usize)) -> Result<String> {
-    if value.trim().chars().any(char::is_control) {
+    // U+2028 and U+2029 break lines without being control characters.
+    if value
+        .trim()
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
         return Err(Error::invalid(
             field,
             "must be one line, without control characters",
@@ -154,6 +159,7 @@ mod tests {
         for bad in [
             "a\nbc",
             "a\tbc",
+            "a\u{2028}bc",
             "\u{7}\u{7}\u{7}",
             "ab\u{200b}",
             "\u{3164}\u{3164}\u{3164}",

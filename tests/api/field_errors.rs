@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{
     fixtures,
-    helpers::{TestApp, codes},
+    helpers::{TestApp, codes, token},
     read::thread_id,
 };
 
@@ -17,9 +17,11 @@ backend_test! {
         let category = fixtures::category(&app.db, "general").await;
         let (thread, _) = fixtures::thread(&app.db, &category, &[&ann], "t", 1).await;
         let id = thread_id(&thread);
-        let cases: [(&str, Value, Value); 7] = [
+        let cases: [(&str, Value, Value); 8] = [
             // A nullable root field: null in place.
             ("{ thread(id: \"garbage\") { id } }", json!({}), json!({ "thread": null })),
+            // The same in a named operation, run without its name.
+            ("query Named { thread(id: \"garbage\") { id } }", json!({}), json!({ "thread": null })),
             // Beside a field that succeeds, under an alias.
             (
                 "{ t: thread(id: \"garbage\") { id } categories { totalCount } }",
@@ -65,5 +67,31 @@ backend_test! {
                 assert!(body.get("data").is_some(), "a request that ran has data: {body}");
             }
         }
+    }
+}
+
+backend_test! {
+    /// Root mutations run in order, and every one is non-null: when one fails, `data` is
+    /// null and the ones after it do not run (the spec's serial execution stops there).
+    async fn mutations_after_a_failed_one_do_not_run(backend) {
+        let app = TestApp::spawn(backend).await;
+        let ann = fixtures::user(&app.db, "ann", entity::user::Role::Member).await;
+        let category = fixtures::category(&app.db, "general").await;
+        let (thread, _) = fixtures::thread(&app.db, &category, &[&ann], "t", 1).await;
+        let id = thread_id(&thread);
+        let two = "mutation($ok: ID!) { \
+            a: addReply(input: { threadId: \"garbage\", body: \"first\" }) { reply { id } } \
+            b: addReply(input: { threadId: $ok, body: \"second\" }) { reply { id } } }";
+        let body = app.graphql_as(Some(&token("ann")), two, json!({ "ok": id })).await;
+        assert_eq!(codes(&body), ["BAD_USER_INPUT", "NOT_RUN"], "{body}");
+        assert_eq!(body["data"], Value::Null, "{body}");
+        let replies = app.data("query($id: ID!) { thread(id: $id) { replyCount } }", json!({ "id": id })).await;
+        assert_eq!(replies["thread"]["replyCount"], 1, "the second reply was not written");
+        // In the other order the first commits, then the second fails.
+        let swapped = two.replace("\"garbage\"", "$ok").replacen("threadId: $ok, body: \"second\"", "threadId: \"garbage\", body: \"second\"", 1);
+        let body = app.graphql_as(Some(&token("ann")), &swapped, json!({ "ok": id })).await;
+        assert_eq!(codes(&body), ["BAD_USER_INPUT"], "{body}");
+        let replies = app.data("query($id: ID!) { thread(id: $id) { replyCount } }", json!({ "id": id })).await;
+        assert_eq!(replies["thread"]["replyCount"], 2);
     }
 }

@@ -458,6 +458,10 @@ backend_test! {
             assert_eq!(data["categories"]["nodes"], json!([{ "slug": "general" }]));
             let data = app.data(query, json!({ "keep": false, "hide": false })).await;
             assert_eq!(data["categories"]["nodes"][0].as_object().unwrap().keys().collect::<Vec<_>>(), ["name"]);
+            // A document's only operation runs without its name being sent.
+            let named = query.replacen("query(", "query Named(", 1);
+            let data = app.data(&named, json!({})).await;
+            assert_eq!(data["categories"]["nodes"], json!([{ "slug": "general" }]));
         }
     }
 }

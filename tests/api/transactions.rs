@@ -235,6 +235,23 @@ async fn the_statement_timeout_is_the_transactions_own() {
     assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "0");
 }
 
+/// Postgres codes whose number ends like SQLite's BUSY (5 in the low byte) are not one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_cancelled_statement_is_a_timeout() {
+    let Some((_database, db)) = probe(1).await else {
+        return;
+    };
+    for (code, timeout) in [("57014", true), ("42501", false), ("22021", false)] {
+        let raised = db
+            .execute_unprepared(&format!(
+                "DO $$ BEGIN RAISE EXCEPTION 'raised' USING ERRCODE = '{code}'; END $$"
+            ))
+            .await
+            .expect_err("raised");
+        assert_eq!(service::Error::from(raised).is_timeout(), timeout, "{code}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_run_read_committed_whatever_the_default() {
     let Some((_database, db)) = probe(1).await else {

@@ -14,6 +14,7 @@ pub const CONFLICT: &str = "CONFLICT";
 pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
 pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 pub const TIMEOUT: &str = "TIMEOUT";
+pub const NOT_RUN: &str = "NOT_RUN";
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
 /// Converts a service error into the GraphQL error a client sees.
@@ -28,7 +29,9 @@ pub fn gql(err: &Error) -> async_graphql::Error {
             tracing::warn!(error = %db, "database timed out");
             (
                 TIMEOUT,
-                "the database took too long and the change was not made; try again".to_owned(),
+                "the database took too long and this field was stopped (any change it made \
+                 was undone); try again"
+                    .to_owned(),
             )
         }
         Error::Db(db) => {

@@ -125,7 +125,9 @@ pub fn is_mutation(document: &ExecutableDocument, operation: Option<&str>) -> bo
     selected(document, operation).is_some_and(|op| op.ty == OperationType::Mutation)
 }
 
-fn selected<'a>(
+/// The operation that runs: the one named, or the document's only one (as async-graphql
+/// picks it).
+pub(super) fn selected<'a>(
     document: &'a ExecutableDocument,
     operation: Option<&str>,
 ) -> Option<&'a async_graphql::parser::types::OperationDefinition> {

@@ -16,8 +16,8 @@ use async_graphql::{
     Name, PathSegment, Response, Value,
     indexmap::IndexMap,
     parser::types::{
-        BaseType, DocumentOperations, ExecutableDocument, Field, OperationType, Selection,
-        SelectionSet, Type, TypeKind, TypeSystemDefinition,
+        BaseType, ExecutableDocument, Field, OperationType, Selection, SelectionSet, Type,
+        TypeKind, TypeSystemDefinition,
     },
 };
 
@@ -93,11 +93,7 @@ fn null_depth(
     if path.is_empty() {
         return None;
     }
-    let operation = match (&document.operations, operation) {
-        (DocumentOperations::Single(op), _) => &op.node,
-        (DocumentOperations::Multiple(ops), Some(name)) => &ops.get(name)?.node,
-        (DocumentOperations::Multiple(_), None) => return None,
-    };
+    let operation = super::limits::selected(document, operation)?;
     let root = match operation.ty {
         OperationType::Query => "Query",
         OperationType::Mutation => "Mutation",
@@ -213,6 +209,9 @@ fn collect<'a>(
 /// left out (an object whose every field failed was answered `null`; an error inside it
 /// says it was there).
 fn set_null(data: &mut Value, path: &[PathSegment]) {
+    if !reachable(data, path) {
+        return;
+    }
     let Some((last, parents)) = path.split_last() else {
         *data = Value::Null;
         return;
@@ -244,6 +243,24 @@ fn set_null(data: &mut Value, path: &[PathSegment]) {
             }
         }
     }
+}
+
+/// Whether `path` leads through `data` to a place a null can go: every list it indexes is
+/// there (an object that is missing or `null` on the way is made, a list cannot be).
+fn reachable(data: &Value, path: &[PathSegment]) -> bool {
+    let mut value = Some(data);
+    for segment in path {
+        value = match (segment, value) {
+            (PathSegment::Field(key), Some(Value::Object(map))) => map.get(key.as_str()),
+            (PathSegment::Field(_), None | Some(Value::Null)) => None,
+            (PathSegment::Index(i), Some(Value::List(items))) => match items.get(*i) {
+                Some(item) => Some(item),
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    true
 }
 
 /// `value` as an object: one that async-graphql answered `null` becomes an empty one; any

@@ -13,34 +13,25 @@
 //! it as it always did.
 
 use async_graphql::{
-    Name, Positioned, Value, Variables,
-    parser::types::{BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Type},
+    Name, Value, Variables,
+    parser::types::{BaseType, ExecutableDocument, Type},
     resolver_utils::EnumType,
 };
 
-use super::enums::{ReplyOrder, Role, ThreadOrder, ThreadStatus, VoteValue};
-
-/// The operation that will run, if the name picks one.
-fn operation<'a>(
-    document: &'a ExecutableDocument,
-    name: Option<&str>,
-) -> Option<&'a Positioned<OperationDefinition>> {
-    match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
-}
+use super::{
+    enums::{ReplyOrder, Role, ThreadOrder, ThreadStatus, VoteValue},
+    limits::selected,
+};
 
 /// Gives each variable the client left out its default, as GraphQL's coercion of
 /// variables does. async-graphql applies defaults where a variable fills an argument, but
 /// decides `@skip(if:)` and `@include(if:)` from the variables sent alone, so that a
 /// left-out `$keep: Boolean = true` would read as false.
 pub fn fill_defaults(document: &ExecutableDocument, name: Option<&str>, variables: &mut Variables) {
-    let Some(operation) = operation(document, name) else {
+    let Some(operation) = selected(document, name) else {
         return;
     };
-    for definition in &operation.node.variable_definitions {
+    for definition in &operation.variable_definitions {
         let definition = &definition.node;
         if let Some(default) = &definition.default_value
             && !variables.contains_key(&definition.name.node)
@@ -56,24 +47,20 @@ pub fn variables_fit(
     operation: Option<&str>,
     variables: &Variables,
 ) -> bool {
-    let Some(operation) = self::operation(document, operation) else {
+    let Some(operation) = selected(document, operation) else {
         return false;
     };
-    operation
-        .node
-        .variable_definitions
-        .iter()
-        .all(|definition| {
-            let definition = &definition.node;
-            let has_default = definition.default_value.is_some();
-            match variables.get(&definition.name.node) {
-                None => has_default || definition.var_type.node.nullable,
-                // A variable with a default may fill a non-null position, where an explicit
-                // null is refused: only full validation sees the position.
-                Some(Value::Null) if has_default => false,
-                Some(value) => fits(&definition.var_type.node, value),
-            }
-        })
+    operation.variable_definitions.iter().all(|definition| {
+        let definition = &definition.node;
+        let has_default = definition.default_value.is_some();
+        match variables.get(&definition.name.node) {
+            None => has_default || definition.var_type.node.nullable,
+            // A variable with a default may fill a non-null position, where an explicit
+            // null is refused: only full validation sees the position.
+            Some(Value::Null) if has_default => false,
+            Some(value) => fits(&definition.var_type.node, value),
+        }
+    })
 }
 
 fn fits(ty: &Type, value: &Value) -> bool {
