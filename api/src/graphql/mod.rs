@@ -22,7 +22,7 @@ mod timestamp;
 mod user;
 mod validated;
 
-use std::time::Duration;
+use std::{sync::OnceLock, time::Duration};
 
 use async_graphql::{
     BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema,
@@ -109,7 +109,8 @@ pub struct Engine {
     fast_validation: ForumSchema,
     documents: documents::Cache,
     limits: Limits,
-    field_types: nulls::FieldTypes,
+    /// Made on the first failed field, off the start-up path.
+    field_types: OnceLock<nulls::FieldTypes>,
 }
 
 /// One operation ready to run; `validated` if its document passed full validation before
@@ -131,10 +132,9 @@ pub struct Prepared {
 
 impl Engine {
     pub fn new(limits: &Limits) -> Self {
-        let schema = schema(limits);
         Self {
-            field_types: nulls::FieldTypes::new(&schema.sdl()),
-            schema,
+            field_types: OnceLock::new(),
+            schema: schema(limits),
             fast_validation: schema_with(limits, ValidationMode::Fast),
             documents: documents::Cache::new(512),
             limits: limits.clone(),
@@ -246,7 +246,8 @@ impl Engine {
                                 && let Ok(document) = async_graphql::parser::parse_query(&query)
                             {
                                 nulls::restore(
-                                    &self.field_types,
+                                    self.field_types
+                                        .get_or_init(|| nulls::FieldTypes::new(&self.schema.sdl())),
                                     &document,
                                     operation.as_deref(),
                                     &mut response,
