@@ -19,6 +19,15 @@ pub enum Client {
     Ip(IpAddr),
 }
 
+/// Why a request's mutations were refused.
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// There will be tokens enough after this wait.
+    Wait(Duration),
+    /// More mutations than a burst allows (this many), in one request: never.
+    OverBurst(u32),
+}
+
 struct Bucket {
     tokens: f64,
     updated: Instant,
@@ -50,11 +59,15 @@ impl RateLimiter {
     }
 
     /// Takes `cost` tokens, or says how long to wait until they are there.
-    pub fn take(&self, client: Client, cost: u32) -> Result<(), Duration> {
+    pub fn take(&self, client: Client, cost: u32) -> Result<(), Refused> {
         let Some((refill, capacity)) = self.rate(&client) else {
             return Ok(());
         };
         let cost = f64::from(cost);
+        if cost > capacity {
+            // No wait would do: the bucket never holds that many.
+            return Err(Refused::OverBurst(capacity as u32));
+        }
         let now = Instant::now();
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
@@ -78,7 +91,9 @@ impl RateLimiter {
             bucket.tokens -= cost;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((cost - bucket.tokens) / refill))
+            Err(Refused::Wait(Duration::from_secs_f64(
+                (cost - bucket.tokens) / refill,
+            )))
         }
     }
 }
@@ -103,10 +118,17 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(limiter.take(ann(), 1), Ok(()));
         }
-        let wait = limiter.take(ann(), 1).err().unwrap_or_default();
+        let Err(Refused::Wait(wait)) = limiter.take(ann(), 1) else {
+            panic!("a wait");
+        };
         assert!(
             wait > Duration::from_millis(900) && wait <= Duration::from_secs(1),
             "{wait:?}"
+        );
+        // More than a burst in one request never fits, however long it waits.
+        assert_eq!(
+            limiter.take(Client::User("cy".into()), 4),
+            Err(Refused::OverBurst(3))
         );
         // Another client has its own bucket.
         assert_eq!(limiter.take(Client::User("bob".into()), 1), Ok(()));

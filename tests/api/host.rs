@@ -107,8 +107,31 @@ async fn malformed_requests_are_refused_cleanly() {
     assert_eq!(codes(&bad_json.json()), ["BAD_REQUEST"]);
     let not_utf8 = post(json.clone(), vec![b'{', 0xff, 0xfe, b'}']).await;
     assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST);
-    let wrong_type = post(vec![("content-type", "text/plain")], b"{}".to_vec()).await;
-    assert_eq!(wrong_type.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Only JSON: a type a browser may send cross-origin unasked (`text/plain`, with any
+    // parameters) is refused, so another site cannot post with a visitor's cookie.
+    for content_type in [
+        "text/plain",
+        "text/plain;x=+json",
+        "application/jsonp",
+        "application/x+json",
+    ] {
+        let wrong_type = post(
+            vec![("content-type", content_type)],
+            b"{\"query\": \"{ __typename }\"}".to_vec(),
+        )
+        .await;
+        assert_eq!(
+            wrong_type.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+    }
+    let cased = post(
+        vec![("content-type", "Application/JSON; charset=utf-8")],
+        b"{\"query\": \"{ __typename }\"}".to_vec(),
+    )
+    .await;
+    assert_eq!(cased.status, StatusCode::OK, "{}", cased.text());
     let big = format!(
         "{{\"query\": \"{{ __typename }}\", \"x\": \"{}\"}}",
         "a".repeat(4096)

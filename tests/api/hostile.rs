@@ -277,6 +277,42 @@ async fn mutations_are_rate_limited_per_user_with_a_retry_hint() {
             StatusCode::TOO_MANY_REQUESTS
         ]
     );
+    // Each root field of a mutation is one mutation: four in one operation are more than
+    // a burst of three, refused whole, never "retry later".
+    let four = format!(
+        "mutation {{ {} }}",
+        (0..4)
+            .map(|i| format!("m{i}: addReply(input: {{ threadId: \"{thread_id}\", body: \"x\" }}) {{ reply {{ id }} }}"))
+            .collect::<String>()
+    );
+    let cy = as_user("cy");
+    fixtures::user(&app.db, "cy", entity::user::Role::Member).await;
+    let over = app
+        .post_graphql(&[("authorization", &cy)], &json!({ "query": four }))
+        .await;
+    assert_eq!(
+        (over.status, codes(&over.json())),
+        (
+            StatusCode::BAD_REQUEST,
+            vec!["QUERY_TOO_COMPLEX".to_owned()]
+        ),
+        "{}",
+        over.text()
+    );
+    assert_eq!(over.header("retry-after"), None);
+    // Three fit, and use the burst up.
+    let three = format!(
+        "mutation {{ {} }}",
+        (0..3)
+            .map(|i| format!("m{i}: addReply(input: {{ threadId: \"{thread_id}\", body: \"x\" }}) {{ reply {{ id }} }}"))
+            .collect::<String>()
+    );
+    let fits = app
+        .post_graphql(&[("authorization", &cy)], &json!({ "query": three }))
+        .await;
+    assert_eq!(fits.status, StatusCode::OK, "{}", fits.text());
+    let after = app.post_graphql(&[("authorization", &cy)], &add).await;
+    assert_eq!(after.status, StatusCode::TOO_MANY_REQUESTS);
     // Webhooks are not rate limited.
     for v in 1..=5 {
         let reply = crate::webhook::deliver(

@@ -88,6 +88,7 @@ backend_test! {
             ("another authorized party", signed(&key, None, json!({ "azp": "https://evil.example" })), Some("another party")),
             ("no authorized party", signed(&key, None, json!({ "azp": null })), Some("another party")),
             ("another issuer", signed(&key, None, json!({ "iss": "https://evil.example" })), Some("another issuer")),
+            ("no issuer", signed(&key, None, json!({ "iss": null })), Some("required claim")),
             ("no expiry", signed(&key, None, json!({ "exp": null })), Some("required claim")),
             ("empty subject", signed(&key, None, json!({ "sub": "" })), Some("required claim")),
             ("a subject with a control character", signed(&key, None, json!({ "sub": "user_\u{0}x" })), Some("required claim")),

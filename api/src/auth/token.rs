@@ -71,6 +71,9 @@ impl Verifier {
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         if let Some(issuer) = issuer {
+            // jsonwebtoken checks `iss` only when a token has one: without this, a token
+            // that leaves it out would pass for the configured issuer's.
+            validation.set_required_spec_claims(&["exp", "sub", "iss"]);
             validation.set_issuer(&[issuer]);
         }
         Self {

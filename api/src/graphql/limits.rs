@@ -120,9 +120,15 @@ pub fn check_document(
     Ok(())
 }
 
-/// Whether the operation that will run is a mutation.
-pub fn is_mutation(document: &ExecutableDocument, operation: Option<&str>) -> bool {
-    selected(document, operation).is_some_and(|op| op.ty == OperationType::Mutation)
+/// How many mutations the operation that will run makes: its root fields if it is a
+/// mutation (each is one), else none.
+pub fn mutations(document: &ExecutableDocument, operation: Option<&str>) -> u32 {
+    selected(document, operation)
+        .filter(|op| op.ty == OperationType::Mutation)
+        .map_or(0, |op| {
+            let roots = count_fields(document, &op.selection_set.node, &mut HashSet::new());
+            u32::try_from(roots).unwrap_or(u32::MAX)
+        })
 }
 
 /// The operation that runs: the one named, or the document's only one (as async-graphql
@@ -231,7 +237,14 @@ mod tests {
         ))?;
         assert!(check_document(&doc, None, &limits()).is_err());
         let doc = async_graphql::parser::parse_query("mutation M { a } query Q { b }")?;
-        assert!(is_mutation(&doc, Some("M")) && !is_mutation(&doc, Some("Q")));
+        assert_eq!(
+            (mutations(&doc, Some("M")), mutations(&doc, Some("Q"))),
+            (1, 0)
+        );
+        let doc = async_graphql::parser::parse_query(
+            "mutation { a b: a ...F } fragment F on Mutation { c }",
+        )?;
+        assert_eq!(mutations(&doc, None), 3, "each root field is a mutation");
         assert!(check_document(&doc, Some("Q"), &limits()).is_ok());
         Ok(())
     }

@@ -169,7 +169,7 @@ impl Engine {
                 if let Ok(document) = request.parsed_query() {
                     // Counted first, so that GET refuses a mutation as such even when it
                     // is also over a limit.
-                    mutations += u32::from(limits::is_mutation(document, name.as_deref()));
+                    mutations += limits::mutations(document, name.as_deref());
                     limits::check_document(document, name.as_deref(), &self.limits)?;
                     validated = validated
                         && validated::variables_fit(document, name.as_deref(), &variables);

@@ -20,8 +20,12 @@ use serde::Deserialize;
 use service::db::with_statement_timeout;
 
 use crate::{
-    auth::ViewerError, graphql::json, metrics::count_statements, ratelimit::Client,
-    routes::graphiql, state::AppState,
+    auth::ViewerError,
+    graphql::json,
+    metrics::count_statements,
+    ratelimit::{Client, Refused},
+    routes::graphiql,
+    state::AppState,
 };
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -36,10 +40,14 @@ pub async fn post(
         Ok(body) => body,
         Err(e) => return bad_request(e.status(), &format!("cannot read the request body: {e}")),
     };
+    // Exactly JSON, whatever its parameters: a browser sends a cross-origin POST without
+    // asking first only for a few simple types (`text/plain` among them, with any
+    // parameters), so accepting those would let another site post as a cookie's owner.
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         return bad_request(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -157,8 +165,19 @@ async fn run(
                     state.config.rate_limit.trust_forwarded_for,
                 )),
             };
-            if let Err(wait) = state.limiter.take(who, prepared.mutations) {
-                return Err(rate_limited(wait));
+            match state.limiter.take(who, prepared.mutations) {
+                Ok(()) => {}
+                Err(Refused::Wait(wait)) => return Err(rate_limited(wait)),
+                Err(Refused::OverBurst(burst)) => {
+                    return Err(error(
+                        StatusCode::BAD_REQUEST,
+                        "QUERY_TOO_COMPLEX",
+                        &format!(
+                            "the request makes {} mutations; at most {burst} fit in one",
+                            prepared.mutations
+                        ),
+                    ));
+                }
             }
         }
         let run = state.graphql.run(prepared, &state.db, &identity);
@@ -186,16 +205,19 @@ async fn run(
     json_response(headers, &response)
 }
 
-/// The client's address: the connection's, or with `trust_forwarded_for` the first hop of
-/// `X-Forwarded-For` (set by a proxy in front of this service).
+/// The client's address: the connection's, or with `trust_forwarded_for` the last hop of
+/// `X-Forwarded-For`, the one the proxy in front of this service added. The entries before
+/// it are whatever the client sent, and would let it pick its own bucket.
 fn client_ip(peer: IpAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
     if !trust_forwarded_for {
         return peer;
     }
     headers
-        .get("x-forwarded-for")
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.rsplit(',').next())
         .and_then(|ip| ip.trim().parse().ok())
         .unwrap_or(peer)
 }
@@ -262,4 +284,35 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
         "errors": [{ "message": message, "extensions": { "code": code } }]
     });
     (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_s_own_hop_names_the_client() {
+        let peer = IpAddr::from([10, 0, 0, 1]);
+        let forwarded = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+            }
+            headers
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let spoofed = forwarded(&["1.1.1.1, 2.2.2.2"]);
+        assert_eq!(client_ip(peer, &spoofed, false), peer);
+        assert_eq!(client_ip(peer, &spoofed, true), ip("2.2.2.2"));
+        assert_eq!(
+            client_ip(peer, &forwarded(&["9.9.9.9", "1.1.1.1, 3.3.3.3"]), true),
+            ip("3.3.3.3")
+        );
+        assert_eq!(
+            client_ip(peer, &forwarded(&["2001:db8::1"]), true),
+            ip("2001:db8::1")
+        );
+        assert_eq!(client_ip(peer, &forwarded(&["nonsense"]), true), peer);
+        assert_eq!(client_ip(peer, &HeaderMap::new(), true), peer);
+    }
 }
