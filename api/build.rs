@@ -63,6 +63,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             "cargo::warning=npm ci failed: GraphiQL is not embedded; /graphql still serves POST"
         );
         println!("cargo::rustc-cfg=graphiql_missing");
+        // A path that is never there: Cargo runs this script again on the next build, so
+        // that GraphiQL comes once npm works, without a `cargo clean`.
+        println!(
+            "cargo::rerun-if-changed={}",
+            out.join("npm-has-not-worked-yet").display()
+        );
     }
     Ok(())
 }

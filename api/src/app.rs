@@ -143,6 +143,7 @@ fn router(state: AppState, cors: CorsLayer) -> Router {
     // of boxes for each request (eight allocations and clones per request, CORS's lists
     // among them, before the handler ran).
     let middleware = ServiceBuilder::new()
+        .map_request(keep_plain_request_id)
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
@@ -224,15 +225,39 @@ fn with_error_body(response: Response<Body>, body_limit: usize) -> Response<Body
     }
 }
 
+/// A client's `x-request-id` is kept (a proxy's id then follows the request through) only
+/// when it is plain: 1–64 letters, digits, `-`, `_` or `.`. Any other is dropped and a
+/// fresh one made, so that no client writes fields or lines into the log.
+fn keep_plain_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let plain = |v: &HeaderValue| {
+        (1..=64).contains(&v.len())
+            && v.as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    let ids = request.headers().get_all("x-request-id");
+    if ids.iter().count() > 1 || ids.iter().any(|v| !plain(v)) {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
+}
+
 fn cors(origins: &[String]) -> Result<CorsLayer, StartError> {
     let origins = origins
         .iter()
-        .map(|o| HeaderValue::from_str(o).map_err(|_| StartError::Cors(o.clone())))
+        // `*` with credentials is no CORS at all (tower-http panics on it): origins are
+        // named one by one.
+        .map(|o| match HeaderValue::from_str(o) {
+            Ok(value) if o != "*" => Ok(value),
+            _ => Err(StartError::Cors(o.clone())),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        // What a cross-origin client needs to read: when to retry, and the id to report.
+        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
         .allow_credentials(true)
         .max_age(Duration::from_secs(3600)))
 }
@@ -264,4 +289,20 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_named_one_by_one() {
+        assert!(cors(&["https://app.example".to_owned()]).is_ok());
+        for bad in ["*", "a\nb"] {
+            assert!(
+                matches!(cors(&[bad.to_owned()]), Err(StartError::Cors(_))),
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -122,7 +122,16 @@ pub struct ConfigError {
 impl Config {
     /// Reads the process environment (after loading `.env` if present).
     pub fn from_env() -> Result<Self, ConfigError> {
-        let _ = dotenvy::dotenv();
+        // A `.env` that is there but cannot be read is an error: dotenvy stops at its first
+        // bad line, and the lines after it (a DATABASE_URL, say) would silently not apply.
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            return Err(ConfigError {
+                name: ".env",
+                message: e.to_string(),
+            });
+        }
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
 
@@ -140,6 +149,14 @@ impl Config {
                     return Err(env.error(
                         "DATABASE_URL",
                         "must start with postgres://, postgresql:// or sqlite:",
+                    ));
+                }
+                // Every connection to `:memory:` is a database of its own: migrations would
+                // go to one and requests to others, empty.
+                if url.starts_with("sqlite:") && url.contains(":memory:") {
+                    return Err(env.error(
+                        "DATABASE_URL",
+                        "an in-memory SQLite database is not shared between connections; use a file (sqlite://forum.db)",
                     ));
                 }
                 DatabaseConfig::Url {
@@ -358,6 +375,15 @@ mod tests {
         assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
         assert!(!format!("{c:?}").contains("pw"), "secrets must not print");
         Ok(())
+    }
+
+    #[test]
+    fn an_in_memory_sqlite_database_is_refused() {
+        for url in ["sqlite::memory:", "sqlite://:memory:"] {
+            let refused = config(&[("DATABASE_URL", url)]);
+            assert!(refused.is_err_and(|e| e.name == "DATABASE_URL"), "{url}");
+        }
+        assert!(config(&[("DATABASE_URL", "sqlite://forum.db")]).is_ok());
     }
 
     #[test]

@@ -5,12 +5,15 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{category, reply, thread, user, vote};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait,
     TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::{Result, clock, db};
+
+/// The transaction-scoped advisory lock that seeding instances take turns on.
+const SEED_LOCK: i64 = 7_276;
 
 /// Users of the demo, as (Clerk id, first name, last name, role).
 pub const DEMO_USERS: [(&str, &str, &str, user::Role); 5] = [
@@ -141,6 +144,13 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let txn = db::begin_write(db).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Instances that start together would each find no category and each seed (the
+        // second failing on the first's users): they take turns, and the second finds the
+        // first's. SQLite's writers already queue at `BEGIN IMMEDIATE`.
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SEED_LOCK})"))
+            .await?;
+    }
     if category::Entity::find().count(&txn).await? > 0 {
         return Ok(false);
     }
@@ -148,6 +158,10 @@ where
     let start = now - Duration::days(7);
 
     for (id, first, last, role) in DEMO_USERS {
+        // An operator may have given a demo user a role before the first start.
+        if user::Entity::find_by_id(id).one(&txn).await?.is_some() {
+            continue;
+        }
         user::Model {
             id: id.to_owned(),
             email: Some(format!("{}@example.com", first.to_lowercase())),

@@ -15,6 +15,16 @@ backend_test! {
         let metrics = app.get("/metrics").await;
         assert!(metrics.text().contains("forum_sql_statements_total"), "{}", metrics.text());
         assert!(app.get("/healthz").await.header("x-request-id").is_some_and(|id| id.len() >= 32));
+        // A proxy's plain id is kept; one that could write into the log is replaced.
+        let with_id = |id: &'static str| {
+            let app = &app;
+            async move { app.request(Method::GET, "/healthz", &[("x-request-id", id)], Vec::new()).await }
+        };
+        assert_eq!(with_id("req-42.a_b").await.header("x-request-id"), Some("req-42.a_b"));
+        for forged in ["a b} ERROR forged{user=admin", "x\ty", &*"a".repeat(65).leak()] {
+            let id = with_id(forged).await.header("x-request-id").map(str::to_owned);
+            assert!(id.as_deref().is_some_and(|id| id != forged && id.len() >= 32), "{forged}: {id:?}");
+        }
     }
 }
 

@@ -222,3 +222,25 @@ async fn instances_starting_together_migrate_once() {
     );
     db.close().await.unwrap();
 }
+
+backend_test! {
+    /// Instances that start together on an empty database seed it once, and a demo user an
+    /// operator made first (to give it a role) does not stop the seeding.
+    async fn the_demo_is_seeded_once_however_many_start(backend) {
+        let database = TestDb::create(backend).await;
+        api::database::migrate(&database.url).await.unwrap();
+        let pool = service::db::PoolOptions::default();
+        let a = service::Db::new(service::db::connect(&database.url, &pool).await.unwrap());
+        let b = service::Db::new(service::db::connect(&database.url, &pool).await.unwrap());
+        crate::fixtures::user(&a, "user_demo_alice", entity::user::Role::Admin).await;
+        let (first, second) = futures_util::join!(
+            service::seed::demo_if_empty(&a),
+            service::seed::demo_if_empty(&b)
+        );
+        let mut seeded = [first.unwrap(), second.unwrap()];
+        seeded.sort();
+        assert_eq!(seeded, [false, true]);
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        assert_eq!(entity::user::Entity::find().count(&a).await.unwrap(), 5, "the demo's five users, once");
+    }
+}
