@@ -65,7 +65,26 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
         });
-    Database::connect(options).await
+    Database::connect(options)
+        .await
+        .map_err(|e| without_password(e, url))
+}
+
+/// The driver quotes a URL it cannot parse whole, password included, and the error is
+/// printed and logged: the password is masked in it.
+fn without_password(error: DbErr, url: &str) -> DbErr {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|password| !password.is_empty());
+    match password {
+        Some(password) if error.to_string().contains(password) => {
+            DbErr::Custom(error.to_string().replace(password, "***"))
+        }
+        _ => error,
+    }
 }
 
 /// sqlx asks for `extra_float_digits` at start-up, a parameter PgBouncer refuses unless
@@ -115,4 +134,18 @@ where
         ..TransactionOptions::default()
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_url_that_does_not_parse_does_not_show_its_password() {
+        let url = "postgres://u:pa#ss@127.0.0.1:1/db";
+        let error = connect(url, &PoolOptions::default())
+            .await
+            .expect_err("no such database");
+        assert!(!error.to_string().contains("pa#ss"), "{error}");
+    }
 }
