@@ -50,6 +50,8 @@ pub struct IdentityConfig {
     pub authorized_parties: Vec<String>,
     /// Least time between two JWKS fetches for unknown keys.
     pub jwks_min_refresh: Duration,
+    /// Age after which the cached JWKS is fetched again before it verifies a token.
+    pub jwks_max_age: Duration,
     /// Where the local development signing key lives (used only with no Clerk key).
     pub dev_key_path: PathBuf,
 }
@@ -259,6 +261,11 @@ impl Config {
                 jwks_min_refresh: env.parse(
                     "CLERK_JWKS_MIN_REFRESH",
                     Duration::from_secs(10),
+                    parse_duration,
+                )?,
+                jwks_max_age: env.parse(
+                    "CLERK_JWKS_MAX_AGE",
+                    Duration::from_secs(3600),
                     parse_duration,
                 )?,
                 dev_key_path: get("DEV_SIGNING_KEY_FILE")

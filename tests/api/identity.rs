@@ -186,6 +186,42 @@ impl JwksServer {
     }
 }
 
+/// A key Clerk withdraws stops verifying once the cached set is older than its maximum
+/// age, though no token names a new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_key_stops_verifying_when_the_set_is_old() {
+    let (old, other) = (RsaKey::generate().unwrap(), RsaKey::generate().unwrap());
+    let jwks = JwksServer::start(json!({ "keys": [old.jwk("k-old")] })).await;
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("CLERK_ISSUER", &jwks.url),
+            ("CLERK_JWKS_MIN_REFRESH", "0s"),
+            ("CLERK_JWKS_MAX_AGE", "1s"),
+        ],
+    )
+    .await;
+    let token = bearer(&signed(
+        &old,
+        Some("k-old"),
+        json!({ "iss": jwks.url, "azp": null }),
+    ));
+    let (status, body) = viewer(&app, &[("authorization", &token)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    *jwks.keys.lock().unwrap() = json!({ "keys": [other.jwk("k-other")] });
+    let (status, _) = viewer(&app, &[("authorization", &token)]).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the cached set is young: no fetch yet"
+    );
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, body) = viewer(&app, &[("authorization", &token)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "withdrawn: {body}");
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_keys_rotate_without_a_restart() {
     let (old, new) = (RsaKey::generate().unwrap(), RsaKey::generate().unwrap());

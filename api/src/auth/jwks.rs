@@ -2,7 +2,9 @@
 //! when a token names a key the cache lacks (at most once per interval, so a flood of
 //! made-up `kid`s cannot hammer Clerk), and kept when a refresh fails. A key the cache
 //! lacks while the set cannot be fetched is `Unreachable`, not unknown: nobody can tell
-//! then whether Clerk signed with it.
+//! then whether Clerk signed with it. A set older than its maximum age is fetched again
+//! before it verifies a token, so that a key Clerk withdrew stops verifying even when no
+//! token names a new one (while Clerk cannot be reached, the old set keeps serving).
 
 use std::{
     collections::HashMap,
@@ -30,17 +32,26 @@ pub struct Jwks {
     /// When the last fetch started and whether it succeeded; held across the fetch so
     /// refreshes never overlap.
     last_fetch: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    /// When the cached set was last fetched successfully.
+    fetched_at: std::sync::Mutex<Option<Instant>>,
     min_interval: Duration,
+    max_age: Duration,
 }
 
 impl Jwks {
-    pub fn new(url: String, min_interval: Duration) -> Result<Self, rustls::Error> {
+    pub fn new(
+        url: String,
+        min_interval: Duration,
+        max_age: Duration,
+    ) -> Result<Self, rustls::Error> {
         Ok(Self {
             url,
             client: client()?,
             keys: RwLock::new(Arc::default()),
             last_fetch: tokio::sync::Mutex::new(None),
+            fetched_at: std::sync::Mutex::new(None),
             min_interval,
+            max_age,
         })
     }
 
@@ -48,7 +59,12 @@ impl Jwks {
     /// unknown.
     pub async fn key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>, Unreachable> {
         if let Some(key) = self.cached(kid) {
-            return Ok(Some(key));
+            if !self.stale() {
+                return Ok(Some(key));
+            }
+            // A failed fetch keeps the cached set, and this key with it.
+            self.refresh().await;
+            return Ok(self.cached(kid));
         }
         let current = self.refresh().await;
         match self.cached(kid) {
@@ -56,6 +72,14 @@ impl Jwks {
             None if current => Ok(None),
             None => Err(Unreachable),
         }
+    }
+
+    fn stale(&self) -> bool {
+        self.fetched_at
+            .lock()
+            .ok()
+            .and_then(|at| *at)
+            .is_some_and(|at| at.elapsed() >= self.max_age)
     }
 
     fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
@@ -78,6 +102,9 @@ impl Jwks {
                 tracing::info!(keys = keys.len(), "JWKS refreshed");
                 if let Ok(mut current) = self.keys.write() {
                     *current = Arc::new(keys);
+                }
+                if let Ok(mut at) = self.fetched_at.lock() {
+                    *at = Some(started);
                 }
                 true
             }

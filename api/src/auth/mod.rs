@@ -59,7 +59,11 @@ impl Auth {
                 DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| AuthSetupError::JwtKey)?;
             Keys::Static(Arc::new(key))
         } else if let Some(url) = config.jwks_url() {
-            Keys::Jwks(Box::new(jwks::Jwks::new(url, config.jwks_min_refresh)?))
+            Keys::Jwks(Box::new(jwks::Jwks::new(
+                url,
+                config.jwks_min_refresh,
+                config.jwks_max_age,
+            )?))
         } else {
             if !listen.ip().is_loopback() {
                 return Err(AuthSetupError::DevIdentityExposed(listen));
