@@ -44,9 +44,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             "--loglevel=error",
         ])
         .current_dir(&npm_dir)
-        .status()
-        .map(|status| status.success())
-        .unwrap_or(false);
+        .status();
+    let npm_missing = matches!(&installed, Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+    let installed = installed.is_ok_and(|status| status.success());
     for (name, source) in ASSETS {
         let bytes = if installed {
             fs::read(npm_dir.join(source))?
@@ -63,12 +63,16 @@ fn main() -> Result<(), Box<dyn Error>> {
             "cargo::warning=npm ci failed: GraphiQL is not embedded; /graphql still serves POST"
         );
         println!("cargo::rustc-cfg=graphiql_missing");
-        // A path that is never there: Cargo runs this script again on the next build, so
-        // that GraphiQL comes once npm works, without a `cargo clean`.
-        println!(
-            "cargo::rerun-if-changed={}",
-            out.join("npm-has-not-worked-yet").display()
-        );
+        // Without npm at all, a path that is never there makes Cargo run this script again
+        // on the next build (at no cost: npm is not found at once), so that GraphiQL comes
+        // once npm is installed, without a `cargo clean`. An npm that failed (offline, say)
+        // is not retried on every build: each try could wait on the network.
+        if npm_missing {
+            println!(
+                "cargo::rerun-if-changed={}",
+                out.join("npm-is-not-installed").display()
+            );
+        }
     }
     Ok(())
 }

@@ -129,9 +129,18 @@ impl Config {
         if let Err(e) = dotenvy::dotenv()
             && !e.not_found()
         {
+            // Not the parser's message: it quotes the bad line and, after an unclosed
+            // quote, the rest of the file, secrets included.
+            let message = match e {
+                dotenvy::Error::LineParse(..) => {
+                    "a line cannot be parsed (an unclosed quote, or a value with spaces and no quotes?)"
+                        .to_owned()
+                }
+                other => other.to_string(),
+            };
             return Err(ConfigError {
                 name: ".env",
-                message: e.to_string(),
+                message,
             });
         }
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
@@ -155,7 +164,9 @@ impl Config {
                 }
                 // Every connection to `:memory:` is a database of its own: migrations would
                 // go to one and requests to others, empty.
-                if url.starts_with("sqlite:") && url.contains(":memory:") {
+                if url.starts_with("sqlite:")
+                    && (url.contains(":memory:") || url.contains("mode=memory"))
+                {
                     return Err(env.error(
                         "DATABASE_URL",
                         "an in-memory SQLite database is not shared between connections; use a file (sqlite://forum.db)",
@@ -386,7 +397,11 @@ mod tests {
 
     #[test]
     fn an_in_memory_sqlite_database_is_refused() {
-        for url in ["sqlite::memory:", "sqlite://:memory:"] {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://f.db?mode=memory",
+        ] {
             let refused = config(&[("DATABASE_URL", url)]);
             assert!(refused.is_err_and(|e| e.name == "DATABASE_URL"), "{url}");
         }

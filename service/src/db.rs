@@ -79,9 +79,11 @@ fn without_password(error: DbErr, url: &str) -> DbErr {
         .and_then(|(userinfo, _)| userinfo.split_once(':'))
         .map(|(_, password)| password)
         .filter(|password| !password.is_empty());
-    match password {
-        Some(password) if error.to_string().contains(password) => {
-            DbErr::Custom(error.to_string().replace(password, "***"))
+    // Where the URL holds it (a short password could be part of anything else).
+    let masked = password.map(|password| (format!(":{password}@"), ":***@"));
+    match masked {
+        Some((quoted, mask)) if error.to_string().contains(&quoted) => {
+            DbErr::Custom(error.to_string().replace(&quoted, mask))
         }
         _ => error,
     }

@@ -13,7 +13,9 @@ use uuid::Uuid;
 use crate::{Result, clock, db};
 
 /// The transaction-scoped advisory lock that seeding instances take turns on.
-const SEED_LOCK: i64 = 7_276;
+/// (The migrations' lock, `0x666f_7275_6d00`, plus one: "forum" in ASCII, unlikely to be
+/// another application's.)
+const SEED_LOCK: i64 = 0x666f_7275_6d01;
 
 /// Users of the demo, as (Clerk id, first name, last name, role).
 pub const DEMO_USERS: [(&str, &str, &str, user::Role); 5] = [

@@ -208,7 +208,8 @@ async fn a_withdrawn_key_stops_verifying_when_the_set_is_old() {
     ));
     let (status, body) = viewer(&app, &[("authorization", &token)]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    *jwks.keys.lock().unwrap() = json!({ "keys": [other.jwk("k-other")] });
+    // A set without a usable key is Clerk failing: the old set keeps serving.
+    *jwks.keys.lock().unwrap() = json!({ "keys": [] });
     let (status, _) = viewer(&app, &[("authorization", &token)]).await;
     assert_eq!(
         status,
@@ -218,8 +219,17 @@ async fn a_withdrawn_key_stops_verifying_when_the_set_is_old() {
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (status, body) = viewer(&app, &[("authorization", &token)]).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "withdrawn: {body}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an empty set withdraws nothing: {body}"
+    );
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), 2);
+    // A set without the key withdraws it.
+    *jwks.keys.lock().unwrap() = json!({ "keys": [other.jwk("k-other")] });
+    let (status, body) = viewer(&app, &[("authorization", &token)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "withdrawn: {body}");
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

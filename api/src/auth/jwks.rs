@@ -59,12 +59,15 @@ impl Jwks {
     /// unknown.
     pub async fn key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>, Unreachable> {
         if let Some(key) = self.cached(kid) {
-            if !self.stale() {
-                return Ok(Some(key));
+            // Old: one request fetches (a failed fetch keeps the set, and this key with
+            // it); the others go on with the set they have rather than wait for Clerk.
+            if self.stale()
+                && let Ok(last) = self.last_fetch.try_lock()
+            {
+                self.refresh_with(last).await;
+                return Ok(self.cached(kid));
             }
-            // A failed fetch keeps the cached set, and this key with it.
-            self.refresh().await;
-            return Ok(self.cached(kid));
+            return Ok(Some(key));
         }
         let current = self.refresh().await;
         match self.cached(kid) {
@@ -90,7 +93,13 @@ impl Jwks {
     /// Fetches the set unless the last fetch is too recent; whether the set is current
     /// (this fetch, or the last one within the interval, succeeded).
     async fn refresh(&self) -> bool {
-        let mut last = self.last_fetch.lock().await;
+        self.refresh_with(self.last_fetch.lock().await).await
+    }
+
+    async fn refresh_with(
+        &self,
+        mut last: tokio::sync::MutexGuard<'_, Option<(Instant, bool)>>,
+    ) -> bool {
         if let Some((at, succeeded)) = *last
             && at.elapsed() < self.min_interval
         {
@@ -98,6 +107,11 @@ impl Jwks {
         }
         let started = Instant::now();
         let succeeded = match tokio::time::timeout(FETCH_TIMEOUT, self.fetch()).await {
+            // A set without one usable key is Clerk failing, not Clerk withdrawing them all.
+            Ok(Ok(keys)) if keys.is_empty() => {
+                tracing::warn!("JWKS came without a usable key; keeping cached keys");
+                false
+            }
             Ok(Ok(keys)) => {
                 tracing::info!(keys = keys.len(), "JWKS refreshed");
                 if let Ok(mut current) = self.keys.write() {

@@ -4,7 +4,7 @@
 //! document). Depth and complexity are checked by async-graphql's validation, with
 //! connection sizes counted (`connection::cost`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use async_graphql::{
     ErrorExtensions, ServerError,
@@ -108,8 +108,7 @@ pub fn check_document(
         )));
     }
     if let Some(op) = selected(document, operation) {
-        let mut seen = HashSet::new();
-        let roots = count_fields(document, &op.selection_set.node, &mut seen);
+        let roots = count_fields(document, &op.selection_set.node, &mut HashMap::new());
         if roots > limits.root_fields {
             return Err(too_complex(format!(
                 "the operation asks for {roots} root fields (at most {})",
@@ -126,7 +125,7 @@ pub fn mutations(document: &ExecutableDocument, operation: Option<&str>) -> u32 
     selected(document, operation)
         .filter(|op| op.ty == OperationType::Mutation)
         .map_or(0, |op| {
-            let roots = count_fields(document, &op.selection_set.node, &mut HashSet::new());
+            let roots = count_fields(document, &op.selection_set.node, &mut HashMap::new());
             u32::try_from(roots).unwrap_or(u32::MAX)
         })
 }
@@ -161,30 +160,37 @@ fn count_aliases(set: &SelectionSet) -> usize {
         .sum()
 }
 
-/// Fields of a selection set, through its fragments (each fragment once).
+/// Fields of a selection set, through its fragments: a fragment counts each time it is
+/// spread, as async-graphql runs it each time. Each fragment's count is worked out once
+/// (a fragment spread twice in each of thirty others must not cost 2^30 steps), and one
+/// that spreads itself, which validation refuses later, counts nothing the second time.
 fn count_fields<'a>(
     document: &'a ExecutableDocument,
     set: &'a SelectionSet,
-    seen: &mut HashSet<&'a str>,
+    counted: &mut HashMap<&'a str, Option<usize>>,
 ) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
+    set.items.iter().fold(0, |sum, item| {
+        let n = match &item.node {
             Selection::Field(_) => 1,
             Selection::InlineFragment(fragment) => {
-                count_fields(document, &fragment.node.selection_set.node, seen)
+                count_fields(document, &fragment.node.selection_set.node, counted)
             }
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
-                match document.fragments.get(name) {
-                    Some(fragment) if seen.insert(name) => {
-                        count_fields(document, &fragment.node.selection_set.node, seen)
+                match (counted.get(name), document.fragments.get(name)) {
+                    (Some(known), _) => known.unwrap_or(0),
+                    (None, Some(fragment)) => {
+                        counted.insert(name, None);
+                        let n = count_fields(document, &fragment.node.selection_set.node, counted);
+                        counted.insert(name, Some(n));
+                        n
                     }
-                    _ => 0,
+                    (None, None) => 0,
                 }
             }
-        })
-        .sum()
+        };
+        sum.saturating_add(n)
+    })
 }
 
 #[cfg(test)]
@@ -245,6 +251,26 @@ mod tests {
             "mutation { a b: a ...F } fragment F on Mutation { c }",
         )?;
         assert_eq!(mutations(&doc, None), 3, "each root field is a mutation");
+        // A fragment counts each time it is spread (async-graphql runs it each time)…
+        let doc = async_graphql::parser::parse_query(
+            "mutation { ...F ...F ...F } fragment F on Mutation { a }",
+        )?;
+        assert_eq!(mutations(&doc, None), 3);
+        // …without walking it each time, and a cycle ends.
+        let bomb: String = (0..40)
+            .map(|i| format!("fragment F{i} on Query {{ ...F{} ...F{} }} ", i + 1, i + 1))
+            .collect();
+        let doc = async_graphql::parser::parse_query(format!(
+            "{{ ...F0 }} {bomb} fragment F40 on Query {{ a }}"
+        ))?;
+        assert!(
+            check_document(&doc, None, &limits()).is_err(),
+            "2^40 root fields"
+        );
+        let doc = async_graphql::parser::parse_query(
+            "{ ...A } fragment A on Query { a ...B } fragment B on Query { b ...A }",
+        )?;
+        assert!(check_document(&doc, None, &limits()).is_ok());
         assert!(check_document(&doc, Some("Q"), &limits()).is_ok());
         Ok(())
     }
