@@ -3,8 +3,9 @@
 //! made-up `kid`s cannot hammer Clerk), and kept when a refresh fails. A key the cache
 //! lacks while the set cannot be fetched is `Unreachable`, not unknown: nobody can tell
 //! then whether Clerk signed with it. A set older than its maximum age is fetched again
-//! before it verifies a token, so that a key Clerk withdrew stops verifying even when no
-//! token names a new one (while Clerk cannot be reached, the old set keeps serving).
+//! by the next request that needs it (the others meanwhile use the old set), so that a
+//! key Clerk withdrew stops verifying even when no token names a new one; while Clerk
+//! cannot be reached, or answers without a usable key, the old set keeps serving.
 
 use std::{
     collections::HashMap,

@@ -117,6 +117,10 @@ pub struct Engine {
 /// and its variables plainly fit their types (then fast validation is enough).
 struct Operation {
     request: Request,
+    /// The query's text and operation name, for after the run: the cache's key, and what
+    /// a failed field's path is read against.
+    query: String,
+    name: Option<String>,
     validated: bool,
     /// The document asks for a key twice where async-graphql merges the answers.
     merges: bool,
@@ -161,7 +165,7 @@ impl Engine {
                 limits::check_text(&request.query, &self.limits)?;
                 let known = self.documents.attach(&mut request);
                 let mut validated = known.is_some_and(|k| k.validated);
-                let mut merges = false;
+                let (mut merges, mut parsed) = (false, false);
                 let name = request.operation_name.clone();
                 // Aside while the document is borrowed (`parsed_query` takes `&mut`).
                 let mut variables = std::mem::take(&mut request.variables);
@@ -175,10 +179,20 @@ impl Engine {
                         && validated::variables_fit(document, name.as_deref(), &variables);
                     validated::fill_defaults(document, name.as_deref(), &mut variables);
                     merges = known.map_or_else(|| fast::merges_answers(document), |k| k.merges);
+                    parsed = true;
                 }
                 request.variables = variables;
+                // The executor reads the text only to parse it: with the document
+                // attached, the text moves on with the operation instead of a copy.
+                let query = if parsed {
+                    std::mem::take(&mut request.query)
+                } else {
+                    request.query.clone()
+                };
                 Ok(Operation {
                     request,
+                    query,
+                    name,
                     validated,
                     merges,
                 })
@@ -201,6 +215,8 @@ impl Engine {
                 let response = match operation {
                     Ok(Operation {
                         request,
+                        query,
+                        name,
                         validated,
                         merges,
                     }) => {
@@ -209,10 +225,6 @@ impl Engine {
                         } else {
                             &self.schema
                         };
-                        // Kept for what follows the run (cheap beside it): the cache's
-                        // key, and the document a failed field's path is read against.
-                        let (query, operation) =
-                            (request.query.clone(), request.operation_name.clone());
                         let loader = ForumLoader {
                             db: db.clone(),
                             viewer: identity.viewer.clone(),
@@ -249,7 +261,7 @@ impl Engine {
                                     self.field_types
                                         .get_or_init(|| nulls::FieldTypes::new(&self.schema.sdl())),
                                     &document,
-                                    operation.as_deref(),
+                                    name.as_deref(),
                                     &mut response,
                                 );
                             }

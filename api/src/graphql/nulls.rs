@@ -112,9 +112,7 @@ fn null_depth(
                     for (on, field) in fields_with_key(document, parent, set, key) {
                         let ty = types.get(&on, &field.name.node)?;
                         found = Some(ty);
-                        if let Some(name) = named(ty) {
-                            next.push((name.clone(), &field.selection_set.node));
-                        }
+                        next.push((named(ty).clone(), &field.selection_set.node));
                     }
                 }
                 let ty = found?;
@@ -135,9 +133,9 @@ fn null_depth(
 }
 
 /// The name of the type a list of any depth holds, or of `ty` itself.
-fn named(ty: &Type) -> Option<&Name> {
+fn named(ty: &Type) -> &Name {
     match &ty.base {
-        BaseType::Named(name) => Some(name),
+        BaseType::Named(name) => name,
         BaseType::List(item) => named(item),
     }
 }
