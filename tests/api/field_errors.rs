@@ -93,5 +93,23 @@ backend_test! {
         assert_eq!(codes(&body), ["BAD_USER_INPUT"], "{body}");
         let replies = app.data("query($id: ID!) { thread(id: $id) { replyCount } }", json!({ "id": id })).await;
         assert_eq!(replies["thread"]["replyCount"], 2);
+        // A failure inside a payload, with nothing nullable between it and the root, nulls
+        // `data` as well: the first reply is written, the second is not.
+        let nested = "mutation($ok: ID!) { \
+            a: addReply(input: { threadId: $ok, body: \"third\" }) { reply { thread { replies(first: 101) { totalCount } } } } \
+            b: addReply(input: { threadId: $ok, body: \"fourth\" }) { reply { id } } }";
+        let body = app.graphql_as(Some(&token("ann")), nested, json!({ "ok": id })).await;
+        assert_eq!(codes(&body), ["BAD_USER_INPUT", "NOT_RUN"], "{body}");
+        assert_eq!(body["data"], Value::Null, "{body}");
+        let replies = app.data("query($id: ID!) { thread(id: $id) { replyCount } }", json!({ "id": id })).await;
+        assert_eq!(replies["thread"]["replyCount"], 3, "the fourth reply was not written");
+        // Under a nullable position (the author), the null stops there and the next runs.
+        let nullable = "mutation($ok: ID!) { \
+            a: addReply(input: { threadId: $ok, body: \"fifth\" }) { reply { author { threads(first: 101) { totalCount } } } } \
+            b: addReply(input: { threadId: $ok, body: \"sixth\" }) { reply { body } } }";
+        let body = app.graphql_as(Some(&token("ann")), nullable, json!({ "ok": id })).await;
+        assert_eq!(codes(&body), ["BAD_USER_INPUT"], "{body}");
+        assert_eq!(body["data"]["a"], json!({ "reply": { "author": null } }), "{body}");
+        assert_eq!(body["data"]["b"], json!({ "reply": { "body": "sixth" } }), "{body}");
     }
 }

@@ -64,6 +64,16 @@ async fn hostile_queries_are_refused_fast() {
     let aliases: String = (0..1000).map(|i| format!("a{i}: __typename ")).collect();
     let roots: String = (0..25).map(|i| format!("r{i}: viewer {{ id }} ")).collect();
     let braces = format!("{}{}", "{a".repeat(10_000), "}".repeat(10_000));
+    // Each fragment spreads the next eight times: 8^10 fields once spread, in a kilobyte.
+    let bomb: String = (0..10)
+        .map(|i| {
+            format!(
+                "fragment F{i} on Category {{ {} }} ",
+                format!("...F{} ", i + 1).repeat(8)
+            )
+        })
+        .collect();
+    let bomb = format!("{bomb} fragment F10 on Category {{ id }}");
     let wide = "{ categories(first: 100) { nodes { threads(first: 100) { nodes { replies(first: 100) { nodes { id } } } } } } }";
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
         (
@@ -93,6 +103,22 @@ async fn hostile_queries_are_refused_fast() {
         (
             "a million rows of connections",
             query(wide.to_owned()),
+            StatusCode::OK,
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "fragments spread a billion times under a field",
+            query(format!("{{ categories {{ nodes {{ ...F0 }} }} }} {bomb}")),
+            StatusCode::OK,
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "the same in an operation that is not the one to run",
+            serde_json::to_vec(&json!({
+                "query": format!("query A {{ __typename }} query B {{ categories {{ nodes {{ ...F0 }} }} }} {bomb}"),
+                "operationName": "A",
+            }))
+            .unwrap(),
             StatusCode::OK,
             "QUERY_TOO_COMPLEX",
         ),

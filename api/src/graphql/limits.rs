@@ -107,8 +107,31 @@ pub fn check_document(
             limits.aliases
         )));
     }
+    // async-graphql's checks walk every operation with each fragment spread in place,
+    // once per spread and unmemoized: fragments that each spread the next eight times
+    // make a kilobyte of text a billion steps, before its complexity limit is reached.
+    let mut counted = HashMap::new();
+    let walked = document.operations.iter().fold(0usize, |sum, (_, op)| {
+        sum.saturating_add(count_fields(
+            document,
+            &op.node.selection_set.node,
+            Depth::Whole,
+            &mut counted,
+        ))
+    });
+    if walked > limits.complexity {
+        return Err(too_complex(format!(
+            "the query selects {walked} fields once its fragments are spread (at most {})",
+            limits.complexity
+        )));
+    }
     if let Some(op) = selected(document, operation) {
-        let roots = count_fields(document, &op.selection_set.node, &mut HashMap::new());
+        let roots = count_fields(
+            document,
+            &op.selection_set.node,
+            Depth::Root,
+            &mut HashMap::new(),
+        );
         if roots > limits.root_fields {
             return Err(too_complex(format!(
                 "the operation asks for {roots} root fields (at most {})",
@@ -125,7 +148,12 @@ pub fn mutations(document: &ExecutableDocument, operation: Option<&str>) -> u32 
     selected(document, operation)
         .filter(|op| op.ty == OperationType::Mutation)
         .map_or(0, |op| {
-            let roots = count_fields(document, &op.selection_set.node, &mut HashMap::new());
+            let roots = count_fields(
+                document,
+                &op.selection_set.node,
+                Depth::Root,
+                &mut HashMap::new(),
+            );
             u32::try_from(roots).unwrap_or(u32::MAX)
         })
 }
@@ -160,20 +188,39 @@ fn count_aliases(set: &SelectionSet) -> usize {
         .sum()
 }
 
+/// Which fields `count_fields` counts.
+#[derive(Clone, Copy)]
+enum Depth {
+    /// The set's own (root fields, for a root set).
+    Root,
+    /// The set's own and every one below them.
+    Whole,
+}
+
 /// Fields of a selection set, through its fragments: a fragment counts each time it is
 /// spread, as async-graphql runs it each time. Each fragment's count is worked out once
 /// (a fragment spread twice in each of thirty others must not cost 2^30 steps), and one
 /// that spreads itself, which validation refuses later, counts nothing the second time.
+/// `counted` remembers fragments for one `depth` only.
 fn count_fields<'a>(
     document: &'a ExecutableDocument,
     set: &'a SelectionSet,
+    depth: Depth,
     counted: &mut HashMap<&'a str, Option<usize>>,
 ) -> usize {
     set.items.iter().fold(0, |sum, item| {
         let n = match &item.node {
-            Selection::Field(_) => 1,
+            Selection::Field(field) => match depth {
+                Depth::Root => 1,
+                Depth::Whole => 1usize.saturating_add(count_fields(
+                    document,
+                    &field.node.selection_set.node,
+                    depth,
+                    counted,
+                )),
+            },
             Selection::InlineFragment(fragment) => {
-                count_fields(document, &fragment.node.selection_set.node, counted)
+                count_fields(document, &fragment.node.selection_set.node, depth, counted)
             }
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
@@ -181,7 +228,12 @@ fn count_fields<'a>(
                     (Some(known), _) => known.unwrap_or(0),
                     (None, Some(fragment)) => {
                         counted.insert(name, None);
-                        let n = count_fields(document, &fragment.node.selection_set.node, counted);
+                        let n = count_fields(
+                            document,
+                            &fragment.node.selection_set.node,
+                            depth,
+                            counted,
+                        );
                         counted.insert(name, Some(n));
                         n
                     }
@@ -267,6 +319,25 @@ mod tests {
             check_document(&doc, None, &limits()).is_err(),
             "2^40 root fields"
         );
+        // Under a field, and in an operation that is not the one to run, async-graphql's
+        // checks still walk every spread: 8^10 fields in a kilobyte.
+        let bomb: String = (0..10)
+            .map(|i| {
+                format!(
+                    "fragment F{i} on T {{ {} }} ",
+                    format!("...F{} ", i + 1).repeat(8)
+                )
+            })
+            .collect();
+        for head in ["{ t { ...F0 } }", "query A { a } query B { t { ...F0 } }"] {
+            let doc = async_graphql::parser::parse_query(format!(
+                "{head} {bomb} fragment F10 on T {{ a }}"
+            ))?;
+            assert!(
+                check_document(&doc, Some("A"), &limits()).is_err(),
+                "{head}"
+            );
+        }
         let doc = async_graphql::parser::parse_query(
             "{ ...A } fragment A on Query { a ...B } fragment B on Query { b ...A }",
         )?;

@@ -22,7 +22,10 @@ mod timestamp;
 mod user;
 mod validated;
 
-use std::{sync::OnceLock, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use async_graphql::{
     BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema,
@@ -110,7 +113,7 @@ pub struct Engine {
     documents: documents::Cache,
     limits: Limits,
     /// Made on the first failed field, off the start-up path.
-    field_types: OnceLock<nulls::FieldTypes>,
+    field_types: OnceLock<Arc<nulls::FieldTypes>>,
 }
 
 /// One operation ready to run; `validated` if its document passed full validation before
@@ -122,6 +125,8 @@ struct Operation {
     query: String,
     name: Option<String>,
     validated: bool,
+    /// The operation is a mutation (its resolvers read the schema's field types).
+    mutates: bool,
     /// The document asks for a key twice where async-graphql merges the answers.
     merges: bool,
 }
@@ -165,7 +170,7 @@ impl Engine {
                 limits::check_text(&request.query, &self.limits)?;
                 let known = self.documents.attach(&mut request);
                 let mut validated = known.is_some_and(|k| k.validated);
-                let (mut merges, mut parsed) = (false, false);
+                let (mut merges, mut parsed, mut mutates) = (false, false, false);
                 let name = request.operation_name.clone();
                 // Aside while the document is borrowed (`parsed_query` takes `&mut`).
                 let mut variables = std::mem::take(&mut request.variables);
@@ -173,7 +178,9 @@ impl Engine {
                 if let Ok(document) = request.parsed_query() {
                     // Counted first, so that GET refuses a mutation as such even when it
                     // is also over a limit.
-                    mutations += limits::mutations(document, name.as_deref());
+                    let made = limits::mutations(document, name.as_deref());
+                    mutations += made;
+                    mutates = made > 0;
                     limits::check_document(document, name.as_deref(), &self.limits)?;
                     validated = validated
                         && validated::variables_fit(document, name.as_deref(), &variables);
@@ -194,6 +201,7 @@ impl Engine {
                     query,
                     name,
                     validated,
+                    mutates,
                     merges,
                 })
             })
@@ -203,6 +211,13 @@ impl Engine {
             batch,
             mutations,
         })
+    }
+
+    /// The schema's field types, read from its SDL on first use.
+    fn field_types(&self) -> Arc<nulls::FieldTypes> {
+        self.field_types
+            .get_or_init(|| Arc::new(nulls::FieldTypes::new(&self.schema.sdl())))
+            .clone()
     }
 
     /// Executes the prepared operations for `identity`, each with its own loader. Their
@@ -218,6 +233,7 @@ impl Engine {
                         query,
                         name,
                         validated,
+                        mutates,
                         merges,
                     }) => {
                         let schema = if validated {
@@ -248,6 +264,9 @@ impl Engine {
                         if merges {
                             request = request.data(fast::Merging);
                         }
+                        if mutates {
+                            request = request.data(self.field_types());
+                        }
                         let mut response = schema.execute(request).await;
                         if !json::is_request_error(&response) {
                             // It ran, so validation passed (it fails before anything runs).
@@ -258,8 +277,7 @@ impl Engine {
                                 && let Ok(document) = async_graphql::parser::parse_query(&query)
                             {
                                 nulls::restore(
-                                    self.field_types
-                                        .get_or_init(|| nulls::FieldTypes::new(&self.schema.sdl())),
+                                    &self.field_types(),
                                     &document,
                                     name.as_deref(),
                                     &mut response,

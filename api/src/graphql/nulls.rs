@@ -10,14 +10,14 @@
 //! done only then: each error's path is walked through the document and the schema's field
 //! types to the position that the spec makes `null`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
-    Name, PathSegment, Response, Value,
+    Name, PathSegment, Positioned, Response, Value,
     indexmap::IndexMap,
     parser::types::{
-        BaseType, ExecutableDocument, Field, OperationType, Selection, SelectionSet, Type,
-        TypeKind, TypeSystemDefinition,
+        BaseType, ExecutableDocument, Field, FragmentDefinition, OperationDefinition,
+        OperationType, Selection, SelectionSet, Type, TypeKind, TypeSystemDefinition,
     },
 };
 
@@ -63,73 +63,211 @@ pub fn restore(
     operation: Option<&str>,
     response: &mut Response,
 ) {
+    let Some(operation) = super::limits::selected(document, operation) else {
+        return;
+    };
+    let mut walk = Walk::new(types, operation, &document.fragments);
     let mut nulled: Vec<&[PathSegment]> = Vec::new();
     for error in &response.errors {
-        if let Some(depth) = null_depth(types, document, operation, &error.path) {
+        if let Some(depth) = walk.null_depth(&error.path) {
             nulled.push(&error.path[..depth]);
         }
     }
     // A position inside another that is null is gone with it.
     nulled.sort_by_key(|path| path.len());
-    let mut kept: Vec<&[PathSegment]> = Vec::new();
+    let mut kept: HashSet<Vec<Seg>> = HashSet::new();
+    let mut set = Vec::new();
     for path in nulled {
-        if !kept.iter().any(|outer| path.starts_with(outer)) {
-            kept.push(path);
+        let mut prefix = Vec::with_capacity(path.len());
+        let inside = kept.contains(&prefix)
+            || path.iter().any(|segment| {
+                prefix.push(Seg::of(segment));
+                kept.contains(&prefix)
+            });
+        if !inside {
+            kept.insert(prefix);
+            set.push(path);
         }
     }
-    for path in kept {
+    for path in set {
         set_null(&mut response.data, path);
     }
 }
 
-/// How many segments of `path` lead to the position the spec makes `null` (0: `data`);
-/// `None` when the path cannot be followed (then the answer is left as it is).
-fn null_depth(
+/// Whether the error at `path` makes `data` itself null (every position from the root
+/// down to it is non-null), in the operation a resolver runs in.
+pub fn nulls_data(
     types: &FieldTypes,
-    document: &ExecutableDocument,
-    operation: Option<&str>,
+    operation: &OperationDefinition,
+    fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
     path: &[PathSegment],
-) -> Option<usize> {
-    if path.is_empty() {
-        return None;
-    }
-    let operation = super::limits::selected(document, operation)?;
-    let root = match operation.ty {
-        OperationType::Query => "Query",
-        OperationType::Mutation => "Mutation",
-        OperationType::Subscription => return None,
-    };
-    // Whether each position along the path may be null.
-    let mut nullable = Vec::with_capacity(path.len());
-    let mut sets = vec![(Name::new(root), &operation.selection_set.node)];
-    let mut current: Option<&Type> = None;
-    for segment in path {
+) -> bool {
+    Walk::new(types, operation, fragments).null_depth(path) == Some(0)
+}
+
+/// A path segment, borrowed, to look up.
+#[derive(Hash, PartialEq, Eq)]
+enum Seg<'a> {
+    Field(&'a str),
+    Index(usize),
+}
+
+impl<'a> Seg<'a> {
+    fn of(segment: &'a PathSegment) -> Self {
         match segment {
-            PathSegment::Field(key) => {
-                let mut found: Option<&Type> = None;
-                let mut next = Vec::new();
-                for (parent, set) in &sets {
-                    for (on, field) in fields_with_key(document, parent, set, key) {
-                        let ty = types.get(&on, &field.name.node)?;
-                        found = Some(ty);
-                        next.push((named(ty).clone(), &field.selection_set.node));
+            PathSegment::Field(key) => Self::Field(key),
+            PathSegment::Index(i) => Self::Index(*i),
+        }
+    }
+}
+
+/// The walks of one response's error paths through its operation. Paths that differ only
+/// in their list indexes (the same field failing in every row) share one walk.
+struct Walk<'a> {
+    types: &'a FieldTypes,
+    operation: &'a OperationDefinition,
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    /// Each path's field keys, `None` for a list index, and what its walk found.
+    walked: HashMap<Vec<Option<&'a str>>, Option<usize>>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(
+        types: &'a FieldTypes,
+        operation: &'a OperationDefinition,
+        fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    ) -> Self {
+        Self {
+            types,
+            operation,
+            fragments,
+            walked: HashMap::new(),
+        }
+    }
+
+    /// How many segments of `path` lead to the position the spec makes `null` (0:
+    /// `data`); `None` when the path cannot be followed (then the answer is left as it is).
+    fn null_depth(&mut self, path: &'a [PathSegment]) -> Option<usize> {
+        let shape: Vec<Option<&str>> = path
+            .iter()
+            .map(|segment| match segment {
+                PathSegment::Field(key) => Some(key.as_str()),
+                PathSegment::Index(_) => None,
+            })
+            .collect();
+        if let Some(known) = self.walked.get(&shape) {
+            return *known;
+        }
+        let depth = self.walk(&shape);
+        self.walked.insert(shape, depth);
+        depth
+    }
+
+    fn walk(&self, shape: &[Option<&str>]) -> Option<usize> {
+        if shape.is_empty() {
+            return None;
+        }
+        let root = match self.operation.ty {
+            OperationType::Query => "Query",
+            OperationType::Mutation => "Mutation",
+            OperationType::Subscription => return None,
+        };
+        // Whether each position along the path may be null.
+        let mut nullable = Vec::with_capacity(shape.len());
+        let mut sets = vec![(Name::new(root), &self.operation.selection_set.node)];
+        let mut current: Option<&Type> = None;
+        for step in shape {
+            match step {
+                Some(key) => {
+                    let mut found: Vec<&Type> = Vec::new();
+                    let mut next = Vec::new();
+                    let mut fields: HashSet<*const Field> = HashSet::new();
+                    for (parent, set) in &sets {
+                        for (on, field) in self.fields_with_key(parent, set, key) {
+                            // The same field reached from two sets (a fragment spread in
+                            // both) is one.
+                            if !fields.insert(std::ptr::from_ref(field)) {
+                                continue;
+                            }
+                            let ty = self.types.get(&on, &field.name.node)?;
+                            found.push(ty);
+                            next.push((named(ty).clone(), &field.selection_set.node));
+                        }
+                    }
+                    let ty = *found.first()?;
+                    // Validation does not compare fields of one key under different type
+                    // conditions: where they disagree, the position counts as non-null, so
+                    // that the null moves up and the answer fits either.
+                    nullable.push(found.iter().all(|ty| ty.nullable));
+                    current = Some(ty);
+                    sets = next;
+                }
+                None => {
+                    let BaseType::List(item) = &current?.base else {
+                        return None;
+                    };
+                    nullable.push(item.nullable);
+                    current = Some(item);
+                }
+            }
+        }
+        Some(nullable.iter().rposition(|n| *n).map_or(0, |i| i + 1))
+    }
+
+    /// The fields of `set` (and of its fragments) whose response key is `key`, each with
+    /// the type it is selected on. A fragment spread twice in the set is read once.
+    fn fields_with_key(
+        &self,
+        parent: &Name,
+        set: &'a SelectionSet,
+        key: &str,
+    ) -> Vec<(Name, &'a Field)> {
+        let mut out = Vec::new();
+        self.collect(parent, set, key, &mut out, &mut HashSet::new());
+        out
+    }
+
+    fn collect(
+        &self,
+        on: &Name,
+        set: &'a SelectionSet,
+        key: &str,
+        out: &mut Vec<(Name, &'a Field)>,
+        spread: &mut HashSet<&'a str>,
+    ) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) if field.node.response_key().node == key => {
+                    out.push((on.clone(), &field.node));
+                }
+                Selection::Field(_) => {}
+                Selection::InlineFragment(fragment) => {
+                    let on = fragment
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .map_or(on, |c| &c.node.on.node);
+                    self.collect(on, &fragment.node.selection_set.node, key, out, spread);
+                }
+                // Once per fragment also ends a cycle, which validation refuses anyway.
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    if let Some((name, fragment)) = self.fragments.get_key_value(name)
+                        && spread.insert(name.as_str())
+                    {
+                        let fragment = &fragment.node;
+                        self.collect(
+                            &fragment.type_condition.node.on.node,
+                            &fragment.selection_set.node,
+                            key,
+                            out,
+                            spread,
+                        );
                     }
                 }
-                let ty = found?;
-                nullable.push(ty.nullable);
-                current = Some(ty);
-                sets = next;
-            }
-            PathSegment::Index(_) => {
-                let BaseType::List(item) = &current?.base else {
-                    return None;
-                };
-                nullable.push(item.nullable);
-                current = Some(item);
             }
         }
     }
-    Some(nullable.iter().rposition(|n| *n).map_or(0, |i| i + 1))
 }
 
 /// The name of the type a list of any depth holds, or of `ty` itself.
@@ -137,69 +275,6 @@ fn named(ty: &Type) -> &Name {
     match &ty.base {
         BaseType::Named(name) => name,
         BaseType::List(item) => named(item),
-    }
-}
-
-/// The fields of `set` (and of its fragments) whose response key is `key`, each with the
-/// type it is selected on.
-fn fields_with_key<'a>(
-    document: &'a ExecutableDocument,
-    parent: &Name,
-    set: &'a SelectionSet,
-    key: &str,
-) -> Vec<(Name, &'a Field)> {
-    let mut out = Vec::new();
-    collect(document, parent, set, key, &mut out, 0);
-    out
-}
-
-fn collect<'a>(
-    document: &'a ExecutableDocument,
-    on: &Name,
-    set: &'a SelectionSet,
-    key: &str,
-    out: &mut Vec<(Name, &'a Field)>,
-    depth: usize,
-) {
-    // Fragments cannot form cycles in a valid document; the bound keeps a walk finite anyway.
-    if depth > 64 {
-        return;
-    }
-    for selection in &set.items {
-        match &selection.node {
-            Selection::Field(field) if field.node.response_key().node == key => {
-                out.push((on.clone(), &field.node));
-            }
-            Selection::Field(_) => {}
-            Selection::InlineFragment(fragment) => {
-                let on = fragment
-                    .node
-                    .type_condition
-                    .as_ref()
-                    .map_or(on, |c| &c.node.on.node);
-                collect(
-                    document,
-                    on,
-                    &fragment.node.selection_set.node,
-                    key,
-                    out,
-                    depth + 1,
-                );
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
-                    let fragment = &fragment.node;
-                    collect(
-                        document,
-                        &fragment.type_condition.node.on.node,
-                        &fragment.selection_set.node,
-                        key,
-                        out,
-                        depth + 1,
-                    );
-                }
-            }
-        }
     }
 }
 
@@ -336,6 +411,48 @@ mod tests {
     }
 
     #[test]
+    fn each_place_is_walked_once() {
+        let types = FieldTypes::new(&super::super::sdl());
+        // 9,900 spreads of one field: a fragment spread again in the same set is read once.
+        let query = format!(
+            "{{ thread(id: \"x\") {{ ...A }} }} fragment A on Thread {{ {} }} \
+             fragment B on Thread {{ {} }} fragment C on Thread {{ replies {{ nodes {{ author {{ displayName }} }} }} }}",
+            "...B ".repeat(100),
+            "...C ".repeat(99)
+        );
+        let document = parse_query(query).unwrap();
+        let operation = crate::graphql::limits::selected(&document, None).unwrap();
+        let mut walk = Walk::new(&types, operation, &document.fragments);
+        let Selection::Field(thread) = &operation.selection_set.node.items[0].node else {
+            panic!("a field")
+        };
+        let set = &thread.node.selection_set.node;
+        assert_eq!(
+            walk.fields_with_key(&Name::new("Thread"), set, "replies")
+                .len(),
+            1
+        );
+        // The same field failing in every row is one walk.
+        let paths: Vec<Vec<PathSegment>> = (0..50)
+            .map(|i| {
+                serde_json::from_value(json!([
+                    "thread",
+                    "replies",
+                    "nodes",
+                    i,
+                    "author",
+                    "displayName"
+                ]))
+                .unwrap()
+            })
+            .collect();
+        for path in &paths {
+            assert_eq!(walk.null_depth(path), Some(5), "the author is nullable");
+        }
+        assert_eq!(walk.walked.len(), 1);
+    }
+
+    #[test]
     fn a_null_inside_another_is_gone_with_it() {
         let query = "{ thread(id: \"x\") { title replies(first: 101) { totalCount } } }";
         // `replies` is non-null, so `thread` is null; the error inside it changes nothing more.
@@ -349,6 +466,15 @@ mod tests {
                 ]
             ),
             json!({ "thread": null })
+        );
+        // One key that is non-null under one type condition and nullable under another
+        // (validation lets it through) counts as non-null, so the answer fits either.
+        let query = "{ node(id: \"x\") { \
+            ... on Reply { x: thread { y: replies(first: 101) { totalCount } } } \
+            ... on Thread { x: author { y: threads(first: 101) { totalCount } } } } }";
+        assert_eq!(
+            restored(query, json!({ "node": {} }), &[json!(["node", "x", "y"])]),
+            json!({ "node": null })
         );
         // A path the document does not have is left as it is.
         assert_eq!(

@@ -7,12 +7,15 @@ mod reply;
 mod thread;
 mod vote;
 
-use async_graphql::{Context, Error, ErrorExtensions, MergedObject, Result};
+use std::sync::Arc;
+
+use async_graphql::{Context, Error, ErrorExtensions, MergedObject, PathSegment, Result};
 use service::{Db, Viewer};
 
 use super::{
     context::{loader, viewer},
     error::NOT_RUN,
+    nulls::{self, FieldTypes},
 };
 
 #[derive(MergedObject, Default)]
@@ -24,16 +27,21 @@ pub struct Mutation(
     moderation::ModerationMutation,
 );
 
-/// The database and the viewer a mutation acts with; refused when a mutation before it in
-/// this operation failed. Root mutations run one after another and are all non-null, so
-/// one that fails makes `data` null: the spec's execution stops there (graphql-js does),
-/// where async-graphql would go on and commit the rest behind an answer that shows none.
+/// The database and the viewer a mutation acts with; refused when an error before it in
+/// this operation made `data` null. Root mutations run one after another and are all
+/// non-null, so one that fails, or whose payload fails where nothing nullable lies
+/// between, nulls `data`: the spec's execution stops there (graphql-js does), where
+/// async-graphql would go on and commit the rest behind an answer that shows none.
 fn acting<'a>(ctx: &Context<'a>) -> Result<(&'a Db, &'a Viewer)> {
-    let failed_before = ctx
-        .query_env
+    let env = &ctx.query_env;
+    let nulls_data = |path: &[PathSegment]| match ctx.data_opt::<Arc<FieldTypes>>() {
+        Some(types) => nulls::nulls_data(types, &env.operation.node, &env.fragments, path),
+        None => path.len() == 1,
+    };
+    let failed_before = env
         .errors
         .lock()
-        .is_ok_and(|errors| errors.iter().any(|e| e.path.len() == 1));
+        .is_ok_and(|errors| errors.iter().any(|e| nulls_data(&e.path)));
     if failed_before {
         return Err(
             Error::new("not run: a mutation before it in this operation failed")
