@@ -58,11 +58,12 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
         .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, Duration::from_millis(500))
         .map_sqlx_postgres_opts(without_float_digits)
         .map_sqlx_sqlite_opts(|opts| {
-            // WAL lets readers run beside the one writer; NORMAL is durable in WAL mode
-            // except across a power loss, the usual trade for an embedded default.
+            // WAL lets readers run beside the one writer. FULL syncs each commit: a
+            // webhook is acknowledged only once it is durable (svix will not send it
+            // again), and NORMAL could lose the last commits to a power loss.
             opts.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(5))
         });
     Database::connect(options)

@@ -176,6 +176,12 @@ backend_test! {
             (writes::RETRACT_VOTE, json!({ "replyId": reply })),
             (writes::LOCK, json!({ "threadId": thread })),
             (writes::PIN, json!({ "threadId": thread })),
+            // Ids that do not decode, as well.
+            (writes::CREATE_THREAD, json!({ "categoryId": "garbage", "title": "t", "body": "b" })),
+            (writes::ADD_REPLY, json!({ "threadId": "garbage", "body": "b" })),
+            (writes::DELETE_REPLY, json!({ "replyId": "garbage" })),
+            (writes::CAST_VOTE, json!({ "replyId": "garbage", "value": "UP" })),
+            (writes::LOCK, json!({ "threadId": "garbage" })),
         ];
         for (query, input) in cases {
             let body = run(&app, None, query, input.clone()).await;

@@ -337,3 +337,27 @@ async fn a_connection_whose_rollback_fails_is_closed_not_reused() {
     // before anything sent later, so the `ROLLBACK` of the dropped transaction fails.
     cut_short_and_dropped("SELECT 1 / (random() * 0)::int FROM pg_sleep(0.3)").await;
 }
+
+/// The embedded database syncs every commit (an acknowledged webhook must survive a power
+/// loss), with readers beside the writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_commits_are_durable() {
+    let app = crate::helpers::TestApp::spawn(Backend::Sqlite).await;
+    let pragma = |name: &str| {
+        sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, format!("PRAGMA {name}"))
+    };
+    let row = app
+        .db
+        .query_one_raw(pragma("synchronous"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 2, "FULL");
+    let row = app
+        .db
+        .query_one_raw(pragma("journal_mode"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "wal");
+}

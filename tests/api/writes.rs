@@ -260,3 +260,48 @@ backend_test! {
         assert_eq!(measured, expected);
     }
 }
+
+backend_test! {
+    /// A reply comes after the thread's latest, in time and in order, even when the clock
+    /// that wrote that one was ahead of this one (another instance's, or before a step
+    /// back): a reader paging on from the last reply it saw must not miss the new one.
+    async fn a_reply_follows_the_latest_whatever_the_clock(backend) {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+        let app = TestApp::spawn(backend).await;
+        let ann = fixtures::user(&app.db, "ann", Role::Member).await;
+        let category = fixtures::category(&app.db, "general").await;
+        let (thread, replies) = fixtures::thread(&app.db, &category, &[&ann], "t", 2).await;
+        // The latest reply was written an hour ahead of this clock.
+        let ahead = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+        let ahead = clock_micros(ahead);
+        let mut latest = replies[1].clone().into_active_model();
+        latest.created_at = Set(ahead);
+        latest.update(&app.db).await.unwrap();
+        let mut active = thread.clone().into_active_model();
+        active.last_activity_at = Set(ahead);
+        active.update(&app.db).await.unwrap();
+        let id = crate::read::thread_id(&thread);
+        let page = "query($id: ID!, $after: String) { thread(id: $id) { lastActivityAt \
+            replies(first: 10, after: $after) { nodes { body createdAt } pageInfo { endCursor } } } }";
+        let seen = app.data(page, json!({ "id": id })).await;
+        let cursor = seen["thread"]["replies"]["pageInfo"]["endCursor"].clone();
+        assert_eq!(seen["thread"]["replies"]["nodes"].as_array().map(Vec::len), Some(2));
+        let added = ok(&app, "ann", ADD_REPLY, json!({ "threadId": id, "body": "later" })).await;
+        let at = added["addReply"]["reply"]["createdAt"].as_str().unwrap().to_owned();
+        let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+        assert!(parse(&at) > ahead, "{at} is not after {ahead}");
+        let next = app.data(page, json!({ "id": id, "after": cursor })).await;
+        assert_eq!(
+            next["thread"]["replies"]["nodes"],
+            json!([{ "body": "later", "createdAt": at }]),
+            "{next}"
+        );
+        assert_eq!(next["thread"]["lastActivityAt"], json!(at));
+        fixtures::assert_counters_exact(&app.db).await;
+    }
+}
+
+/// `t` as the service keeps times: in whole microseconds.
+fn clock_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap()
+}

@@ -1,5 +1,6 @@
 //! Adding, editing and (softly) deleting replies.
 
+use chrono::TimeDelta;
 use entity::{reply, thread};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
@@ -21,21 +22,22 @@ where
     let body = validate::text("body", body, validate::BODY_LEN)?;
     let txn = db::begin_write(db).await?;
     // Under the thread's lock: a lock that committed first is seen, and replies to one
-    // thread get their times in the order they commit.
+    // thread get their times in the order they commit. The thread's last activity is its
+    // latest reply's time, and a new reply comes after it even when this clock is behind
+    // the one that wrote that reply (another instance's, or this one's before it was set
+    // back): a reader paging on with `after` would otherwise never see it.
     let thread = lock::row::<thread::Entity>(&txn, thread_id, "thread").await?;
     permissions::reply(viewer, &thread)?;
-    let now = clock::now();
+    let now = Ord::max(
+        clock::now(),
+        thread.last_activity_at + TimeDelta::microseconds(1),
+    );
     thread::Entity::update_many()
         .col_expr(
             thread::Column::ReplyCount,
             Expr::col(thread::Column::ReplyCount).add(1),
         )
-        .col_expr(
-            thread::Column::LastActivityAt,
-            Expr::case(Expr::col(thread::Column::LastActivityAt).lt(now), now)
-                .finally(Expr::col(thread::Column::LastActivityAt))
-                .into(),
-        )
+        .col_expr(thread::Column::LastActivityAt, Expr::value(now))
         .filter(thread::Column::Id.eq(thread_id))
         .exec(&txn)
         .await?;

@@ -30,7 +30,7 @@ impl CategoryMutation {
         ctx: &Context<'_>,
         input: CreateCategoryInput,
     ) -> Result<CreateCategoryPayload> {
-        let (db, viewer) = acting(ctx)?;
+        let (db, viewer) = acting(ctx, "create a category")?;
         let input = NewCategory {
             slug: input.slug,
             name: input.name,

@@ -10,11 +10,11 @@ mod vote;
 use std::sync::Arc;
 
 use async_graphql::{Context, Error, ErrorExtensions, MergedObject, PathSegment, Result};
-use service::{Db, Viewer};
+use service::{Db, Viewer, permissions};
 
 use super::{
     context::{loader, viewer},
-    error::NOT_RUN,
+    error::{NOT_RUN, ServiceResultExt},
     nulls::{self, FieldTypes},
 };
 
@@ -32,7 +32,10 @@ pub struct Mutation(
 /// non-null, so one that fails, or whose payload fails where nothing nullable lies
 /// between, nulls `data`: the spec's execution stops there (graphql-js does), where
 /// async-graphql would go on and commit the rest behind an answer that shows none.
-fn acting<'a>(ctx: &Context<'a>) -> Result<(&'a Db, &'a Viewer)> {
+///
+/// A signed-out client is refused here, before an id in its input is read: it hears
+/// that it must sign in to `action` before anything else.
+fn acting<'a>(ctx: &Context<'a>, action: &str) -> Result<(&'a Db, &'a Viewer)> {
     let env = &ctx.query_env;
     let nulls_data = |path: &[PathSegment]| match ctx.data_opt::<Arc<FieldTypes>>() {
         Some(types) => nulls::nulls_data(types, &env.operation.node, &env.fragments, path),
@@ -48,5 +51,7 @@ fn acting<'a>(ctx: &Context<'a>) -> Result<(&'a Db, &'a Viewer)> {
                 .extend_with(|_, ext| ext.set("code", NOT_RUN)),
         );
     }
-    Ok((&loader(ctx)?.loader().db, viewer(ctx)?))
+    let viewer = viewer(ctx)?;
+    permissions::signed_in(viewer, action).gql()?;
+    Ok((&loader(ctx)?.loader().db, viewer))
 }

@@ -33,7 +33,7 @@ enum Change {
 }
 
 async fn moderate(ctx: &Context<'_>, thread_id: &ID, change: Change) -> Result<Thread> {
-    let (db, viewer) = acting(ctx)?;
+    let (db, viewer) = acting(ctx, "moderate")?;
     let id = NodeId::thread(thread_id, "threadId").gql()?;
     let thread = match change {
         Change::Status(status) => thread::set_status(db, viewer, id, status).await,

@@ -46,7 +46,7 @@ pub struct ReplyMutation;
 impl ReplyMutation {
     /// Replies to a thread (signed-in users; not on a locked thread).
     async fn add_reply(&self, ctx: &Context<'_>, input: AddReplyInput) -> Result<AddReplyPayload> {
-        let (db, viewer) = acting(ctx)?;
+        let (db, viewer) = acting(ctx, "reply")?;
         let thread = NodeId::thread(&input.thread_id, "threadId").gql()?;
         let reply = reply::add(db, viewer, thread, &input.body).await.gql()?;
         Ok(AddReplyPayload {
@@ -60,7 +60,7 @@ impl ReplyMutation {
         ctx: &Context<'_>,
         input: EditReplyInput,
     ) -> Result<EditReplyPayload> {
-        let (db, viewer) = acting(ctx)?;
+        let (db, viewer) = acting(ctx, "edit a reply")?;
         let id = NodeId::reply(&input.reply_id, "replyId").gql()?;
         let reply = reply::edit(db, viewer, id, &input.body).await.gql()?;
         Ok(EditReplyPayload {
@@ -74,7 +74,7 @@ impl ReplyMutation {
         ctx: &Context<'_>,
         input: DeleteReplyInput,
     ) -> Result<DeleteReplyPayload> {
-        let (db, viewer) = acting(ctx)?;
+        let (db, viewer) = acting(ctx, "delete a reply")?;
         let id = NodeId::reply(&input.reply_id, "replyId").gql()?;
         let reply = reply::delete(db, viewer, id).await.gql()?;
         Ok(DeleteReplyPayload {

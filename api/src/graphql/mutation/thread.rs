@@ -54,7 +54,7 @@ impl ThreadMutation {
         ctx: &Context<'_>,
         input: CreateThreadInput,
     ) -> Result<CreateThreadPayload> {
-        let (db, viewer) = acting(ctx)?;
+        let (db, viewer) = acting(ctx, "start a thread")?;
         let input = NewThread {
             category_id: NodeId::category(&input.category_id, "categoryId").gql()?,
             title: input.title,
@@ -72,7 +72,7 @@ impl ThreadMutation {
         ctx: &Context<'_>,
         input: EditThreadInput,
     ) -> Result<EditThreadPayload> {
-        let (db, viewer) = acting(ctx)?;
+        let (db, viewer) = acting(ctx, "edit a thread")?;
         let id = NodeId::thread(&input.thread_id, "threadId").gql()?;
         let thread = thread::edit(db, viewer, id, &input.title).await.gql()?;
         Ok(EditThreadPayload {
@@ -87,7 +87,7 @@ impl ThreadMutation {
         ctx: &Context<'_>,
         input: DeleteThreadInput,
     ) -> Result<DeleteThreadPayload> {
-        let (db, viewer) = acting(ctx)?;
+        let (db, viewer) = acting(ctx, "delete a thread")?;
         let id = NodeId::thread(&input.thread_id, "threadId").gql()?;
         let id = thread::delete(db, viewer, id).await.gql()?;
         Ok(DeleteThreadPayload {

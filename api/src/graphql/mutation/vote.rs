@@ -35,7 +35,7 @@ impl VoteMutation {
     /// Votes a reply up or down (signed-in users, not on their own replies). A second vote
     /// replaces the first.
     async fn cast_vote(&self, ctx: &Context<'_>, input: CastVoteInput) -> Result<CastVotePayload> {
-        let (db, viewer) = acting(ctx)?;
+        let (db, viewer) = acting(ctx, "vote")?;
         let id = NodeId::reply(&input.reply_id, "replyId").gql()?;
         let value = match input.value {
             VoteValue::Up => 1,
@@ -53,7 +53,7 @@ impl VoteMutation {
         ctx: &Context<'_>,
         input: RetractVoteInput,
     ) -> Result<RetractVotePayload> {
-        let (db, viewer) = acting(ctx)?;
+        let (db, viewer) = acting(ctx, "vote")?;
         let id = NodeId::reply(&input.reply_id, "replyId").gql()?;
         let reply = vote::retract(db, viewer, id).await.gql()?;
         Ok(RetractVotePayload {
