@@ -237,6 +237,17 @@ backend_test! {
         assert_eq!(nodes[3]["replies"]["totalCount"], 2);
         assert_eq!(nodes[3]["displayName"], "First ann Last");
 
+        // An id that is not one fails its own place only, and the rest of the query runs.
+        let mixed = json!([ids[0], "garbage", ids[1]]);
+        let body = app.graphql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } viewer { id } }",
+            json!({ "ids": mixed }),
+        ).await;
+        assert_eq!(body["data"], json!({ "nodes": [{ "id": ids[0] }, null, { "id": ids[1] }], "viewer": null }), "{body}");
+        assert_eq!(body["errors"][0]["path"], json!(["nodes", 1]), "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "ids", "{body}");
+        assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
         let one = app.data("query($id: ID!) { node(id: $id) { ... on Thread { title category { slug } } } }", json!({ "id": ids[1] })).await;
         assert_eq!(one["node"], json!({ "title": "t", "category": { "slug": "nodes" } }));
         let user = app.data("query($id: ID!) { user(id: $id) { clerkId } }", json!({ "id": ids[4] })).await;

@@ -1,6 +1,6 @@
 //! The Relay `Node` interface and the `node` / `nodes` root fields.
 
-use async_graphql::{Context, ID, Interface, Object, Result};
+use async_graphql::{Context, ID, Interface, Object, PathSegment, Result};
 use futures_util::future::try_join_all;
 use service::Error;
 
@@ -39,19 +39,29 @@ impl NodeQuery {
         fetch(ctx, id).await
     }
 
-    /// The objects with these global ids, in order; null where there is none.
+    /// The objects with these global ids, in order; null where there is none, and null
+    /// with an error at its index where an id is not one.
     #[graphql(complexity = "1 + ids.len() * child_complexity")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             let message = format!("at most {MAX_NODES} ids at once");
             return Err(gql(&Error::invalid("ids", message)));
         }
-        let ids = ids
-            .iter()
-            .map(|id| NodeId::decode(id))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| gql(&Error::invalid("ids", "not an id")))?;
-        try_join_all(ids.into_iter().map(|id| fetch(ctx, id))).await
+        // One bad id fails its own place: the list's items are nullable, so the other
+        // objects (and the rest of the query) are still answered.
+        try_join_all(ids.iter().enumerate().map(|(i, id)| async move {
+            match NodeId::decode(id) {
+                Some(id) => fetch(ctx, id).await,
+                None => {
+                    let error = gql(&Error::invalid("ids", "not an id"));
+                    let mut error = ctx.set_error_path(error.into_server_error(ctx.item.pos));
+                    error.path.push(PathSegment::Index(i));
+                    ctx.add_error(error);
+                    Ok(None)
+                }
+            }
+        }))
+        .await
     }
 }
 
