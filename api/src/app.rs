@@ -202,8 +202,9 @@ fn router(state: AppState, cors: CorsLayer) -> Router {
         .with_state(state)
 }
 
-/// The errors that layers make (the timeout's 408, the body limit's 413, empty or plain
-/// text) in the shape and with the codes of the handlers' own.
+/// The errors that layers and the router make (the timeout's 408, the body limit's 413,
+/// an unknown route's 404 and a wrong method's 405, empty or plain text) in the shape and
+/// with the codes of the handlers' own.
 fn with_error_body(response: Response<Body>, body_limit: usize) -> Response<Body> {
     let is_json = response
         .headers()
@@ -221,6 +222,20 @@ fn with_error_body(response: Response<Body>, body_limit: usize) -> Response<Body
             "BAD_REQUEST",
             &format!("the request body is over {body_limit} bytes"),
         ),
+        StatusCode::NOT_FOUND => {
+            routes::graphql::error(StatusCode::NOT_FOUND, "NOT_FOUND", "there is no such route")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let mut error = routes::graphql::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "BAD_REQUEST",
+                "the route does not take this method",
+            );
+            if let Some(allow) = response.headers().get(header::ALLOW) {
+                error.headers_mut().insert(header::ALLOW, allow.clone());
+            }
+            error
+        }
         _ => response,
     }
 }

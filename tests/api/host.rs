@@ -159,6 +159,14 @@ async fn malformed_requests_are_refused_cleanly() {
         .await;
     assert_eq!(twice.status, StatusCode::BAD_REQUEST);
     assert_eq!(codes(&twice.json()), ["BAD_REQUEST"]);
+    // The router's own refusals have the same shape.
+    let nowhere = app.request(Method::GET, "/nowhere", &[], Vec::new()).await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    assert_eq!(codes(&nowhere.json()), ["NOT_FOUND"]);
+    let put = app.request(Method::PUT, "/graphql", &[], Vec::new()).await;
+    assert_eq!(put.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(codes(&put.json()), ["BAD_REQUEST"]);
+    assert!(put.headers.get("allow").is_some(), "{:?}", put.headers);
     let batch = post(
         json,
         br#"[{"query":"{ a: __typename }"},{"query":"{ b: __typename }"}]"#.to_vec(),
