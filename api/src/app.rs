@@ -80,6 +80,18 @@ impl App {
         let db = database::open(&config.database, &config.pool, &metrics)
             .await
             .map_err(DatabaseError::from)?;
+        if config.database.is_postgres()
+            && database::read_timeout(&db)
+                .await
+                .map_err(DatabaseError::from)?
+                .is_none()
+        {
+            tracing::warn!(
+                "reads have no statement timeout on the server: a read cut off by \
+                 REQUEST_TIMEOUT keeps running there and holds its connection; set one for \
+                 the role (ALTER ROLE … SET statement_timeout = '5s')"
+            );
+        }
         if config.seed_demo && service::seed::demo_if_empty(&db).await.map_err(db_error)? {
             tracing::info!("seeded the demo forum");
         }

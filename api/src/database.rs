@@ -95,3 +95,22 @@ pub async fn open(
     db.set_metric_callback(move |info| counter.statement(info.failed));
     Ok(db)
 }
+
+/// The server's own `statement_timeout` for statements outside a transaction (reads), or
+/// `None` when it has none. Transactions set theirs; reads cannot without a round trip
+/// or session state, which a transaction pooler forbids, so a bound on them has to come
+/// from the role or the database (`ALTER ROLE … SET statement_timeout`).
+pub async fn read_timeout(db: &Db) -> Result<Option<String>, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "SHOW statement_timeout",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("SHOW statement_timeout returned no row".into()))?;
+    let value: String = row.try_get_by_index(0)?;
+    Ok((value != "0").then_some(value))
+}

@@ -361,3 +361,31 @@ async fn sqlite_commits_are_durable() {
         .unwrap();
     assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "wal");
 }
+
+/// Reads run outside transactions, so only the role or the database can bound them; the
+/// start-up check reads what the server will apply to them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_read_timeout_is_read() {
+    let Some((database, db)) = probe(1).await else {
+        return;
+    };
+    assert_eq!(api::database::read_timeout(&db).await.unwrap(), None);
+    db.execute_unprepared(&format!(
+        "ALTER DATABASE \"{}\" SET statement_timeout = '7s'",
+        database.name
+    ))
+    .await
+    .unwrap();
+    let fresh = Db::new(
+        db::connect(&database.url, &PoolOptions::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        api::database::read_timeout(&fresh)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("7s")
+    );
+}

@@ -114,9 +114,13 @@ async fn settle<'a, T: Direct>(
                     *slot = value.unwrap_or_default();
                 }
             }
+            // Null in its place, keeping the selection's order; `nulls` moves the null up
+            // if the field is non-null.
             Err(error) => {
                 ctx.add_error(error);
-                map.shift_remove(key);
+                if let Some(slot) = map.get_mut(key) {
+                    *slot = Value::Null;
+                }
             }
         }
     }

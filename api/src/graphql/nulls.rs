@@ -90,7 +90,7 @@ pub fn restore(
         }
     }
     for path in set {
-        set_null(&mut response.data, path);
+        set_null(&mut response.data, path, &walk);
     }
 }
 
@@ -104,6 +104,9 @@ pub fn nulls_data(
 ) -> bool {
     Walk::new(types, operation, fragments).null_depth(path) == Some(0)
 }
+
+/// Selection sets, each with the type it is on.
+type Sets<'a> = Vec<(Name, &'a SelectionSet)>;
 
 /// A path segment, borrowed, to look up.
 #[derive(Hash, PartialEq, Eq)]
@@ -148,13 +151,7 @@ impl<'a> Walk<'a> {
     /// How many segments of `path` lead to the position the spec makes `null` (0:
     /// `data`); `None` when the path cannot be followed (then the answer is left as it is).
     fn null_depth(&mut self, path: &'a [PathSegment]) -> Option<usize> {
-        let shape: Vec<Option<&str>> = path
-            .iter()
-            .map(|segment| match segment {
-                PathSegment::Field(key) => Some(key.as_str()),
-                PathSegment::Index(_) => None,
-            })
-            .collect();
+        let shape: Vec<Option<&str>> = path.iter().map(step).collect();
         if let Some(known) = self.walked.get(&shape) {
             return *known;
         }
@@ -167,12 +164,18 @@ impl<'a> Walk<'a> {
         if shape.is_empty() {
             return None;
         }
+        let (nullable, _) = self.follow(shape)?;
+        Some(nullable.iter().rposition(|n| *n).map_or(0, |i| i + 1))
+    }
+
+    /// Follows `shape` from the operation's root: whether each position along it may be
+    /// null, and the selection sets (each with the type it is on) of the value at its end.
+    fn follow(&self, shape: &[Option<&str>]) -> Option<(Vec<bool>, Sets<'a>)> {
         let root = match self.operation.ty {
             OperationType::Query => "Query",
             OperationType::Mutation => "Mutation",
             OperationType::Subscription => return None,
         };
-        // Whether each position along the path may be null.
         let mut nullable = Vec::with_capacity(shape.len());
         let mut sets = vec![(Name::new(root), &self.operation.selection_set.node)];
         let mut current: Option<&Type> = None;
@@ -211,7 +214,49 @@ impl<'a> Walk<'a> {
                 }
             }
         }
-        Some(nullable.iter().rposition(|n| *n).map_or(0, |i| i + 1))
+        Some((nullable, sets))
+    }
+
+    /// The response keys of the object at `path`, in the order the document asks for them.
+    fn keys_at(&self, path: &[PathSegment]) -> Vec<&'a str> {
+        let shape: Vec<Option<&str>> = path.iter().map(step).collect();
+        let mut keys = Vec::new();
+        if let Some((_, sets)) = self.follow(&shape) {
+            let mut spread = HashSet::new();
+            for (_, set) in sets {
+                self.list_keys(set, &mut keys, &mut spread);
+            }
+        }
+        keys
+    }
+
+    fn list_keys(
+        &self,
+        set: &'a SelectionSet,
+        keys: &mut Vec<&'a str>,
+        spread: &mut HashSet<&'a str>,
+    ) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let key = field.node.response_key().node.as_str();
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.list_keys(&fragment.node.selection_set.node, keys, spread);
+                }
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    if let Some((name, fragment)) = self.fragments.get_key_value(name)
+                        && spread.insert(name.as_str())
+                    {
+                        self.list_keys(&fragment.node.selection_set.node, keys, spread);
+                    }
+                }
+            }
+        }
     }
 
     /// The fields of `set` (and of its fragments) whose response key is `key`, each with
@@ -270,6 +315,14 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// A path segment as a step of a shape: a field's key, or `None` for a list index.
+fn step(segment: &PathSegment) -> Option<&str> {
+    match segment {
+        PathSegment::Field(key) => Some(key.as_str()),
+        PathSegment::Index(_) => None,
+    }
+}
+
 /// The name of the type a list of any depth holds, or of `ty` itself.
 fn named(ty: &Type) -> &Name {
     match &ty.base {
@@ -280,42 +333,62 @@ fn named(ty: &Type) -> &Name {
 
 /// Sets the value at `path` to null, making the objects on the way that async-graphql
 /// left out (an object whose every field failed was answered `null`; an error inside it
-/// says it was there).
-fn set_null(data: &mut Value, path: &[PathSegment]) {
+/// says it was there). A key async-graphql dropped goes back where the document asks
+/// for it.
+fn set_null(data: &mut Value, path: &[PathSegment], walk: &Walk<'_>) {
     if !reachable(data, path) {
         return;
     }
-    let Some((last, parents)) = path.split_last() else {
+    if path.is_empty() {
         *data = Value::Null;
         return;
-    };
+    }
     let mut value = data;
-    for segment in parents {
+    for (depth, segment) in path.iter().enumerate() {
+        let last = depth + 1 == path.len();
         value = match segment {
             PathSegment::Field(key) => match object(value) {
-                Some(map) => map.entry(Name::new(key)).or_insert(Value::Null),
+                Some(map) => {
+                    let slot = in_place(map, key, || walk.keys_at(&path[..depth]));
+                    if last {
+                        *slot = Value::Null;
+                    }
+                    slot
+                }
                 None => return,
             },
             PathSegment::Index(i) => match value {
-                Value::List(items) if *i < items.len() => &mut items[*i],
+                Value::List(items) if *i < items.len() => {
+                    if last {
+                        items[*i] = Value::Null;
+                    }
+                    &mut items[*i]
+                }
                 _ => return,
             },
         };
     }
-    match last {
-        PathSegment::Field(key) => {
-            if let Some(map) = object(value) {
-                map.insert(Name::new(key), Value::Null);
-            }
+}
+
+/// The value under `key` in `map`; one that is missing is made `null` at its place in
+/// `order` (the keys the document asks for, in order).
+fn in_place<'m, 'k>(
+    map: &'m mut IndexMap<Name, Value>,
+    key: &str,
+    order: impl FnOnce() -> Vec<&'k str>,
+) -> &'m mut Value {
+    let at = match map.get_index_of(key) {
+        Some(at) => at,
+        None => {
+            let order = order();
+            let rank = |k: &str| order.iter().position(|o| *o == k).unwrap_or(usize::MAX);
+            let mine = rank(key);
+            let at = map.keys().position(|k| rank(k) > mine).unwrap_or(map.len());
+            map.shift_insert(at, Name::new(key), Value::Null);
+            at
         }
-        PathSegment::Index(i) => {
-            if let Value::List(items) = value
-                && let Some(item) = items.get_mut(*i)
-            {
-                *item = Value::Null;
-            }
-        }
-    }
+    };
+    &mut map[at]
 }
 
 /// Whether `path` leads through `data` to a place a null can go: every list it indexes is
@@ -408,6 +481,26 @@ mod tests {
             ),
             json!({ "thread": { "replies": { "nodes": [{ "author": null, "body": null }] } } })
         );
+    }
+
+    #[test]
+    fn a_key_put_back_goes_where_the_document_asks_for_it() {
+        let types = FieldTypes::new(&super::super::sdl());
+        let query = "{ a: categories { totalCount } t: thread(id: \"x\") { id } ...F } \
+                     fragment F on Query { c: categories { totalCount } }";
+        let document = parse_query(query).unwrap();
+        let data = json!({ "a": { "totalCount": 1 }, "c": { "totalCount": 1 } });
+        let mut response = Response::new(Value::from_json(data).unwrap());
+        let mut error = ServerError::new("failed", None);
+        error.path = vec![PathSegment::Field("t".into())];
+        response.errors.push(error);
+        restore(&types, &document, None, &mut response);
+        let Value::Object(map) = &response.data else {
+            panic!("an object: {:?}", response.data)
+        };
+        let keys: Vec<&str> = map.keys().map(Name::as_str).collect();
+        assert_eq!(keys, ["a", "t", "c"]);
+        assert_eq!(map["t"], Value::Null);
     }
 
     #[test]
