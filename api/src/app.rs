@@ -80,17 +80,19 @@ impl App {
         let db = database::open(&config.database, &config.pool, &metrics)
             .await
             .map_err(DatabaseError::from)?;
-        if config.database.is_postgres()
-            && database::read_timeout(&db)
-                .await
-                .map_err(DatabaseError::from)?
-                .is_none()
-        {
-            tracing::warn!(
-                "reads have no statement timeout on the server: a read cut off by \
-                 REQUEST_TIMEOUT keeps running there and holds its connection; set one for \
-                 the role (ALTER ROLE … SET statement_timeout = '5s')"
-            );
+        if config.database.is_postgres() {
+            match database::read_timeout(&db).await {
+                Ok(Some(_)) => {}
+                Ok(None) => tracing::warn!(
+                    "reads have no statement timeout on the server: a read cut off by \
+                     REQUEST_TIMEOUT keeps running there and holds its connection; set one \
+                     for the role (ALTER ROLE … SET statement_timeout = '5s')"
+                ),
+                // Only advice: a server that will not say does not stop the start.
+                Err(error) => {
+                    tracing::warn!(%error, "could not read the server's statement_timeout")
+                }
+            }
         }
         if config.seed_demo && service::seed::demo_if_empty(&db).await.map_err(db_error)? {
             tracing::info!("seeded the demo forum");
@@ -234,9 +236,11 @@ fn with_error_body(response: Response<Body>, body_limit: usize) -> Response<Body
             "BAD_REQUEST",
             &format!("the request body is over {body_limit} bytes"),
         ),
-        StatusCode::NOT_FOUND => {
-            routes::graphql::error(StatusCode::NOT_FOUND, "NOT_FOUND", "there is no such route")
-        }
+        StatusCode::NOT_FOUND => routes::graphql::error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "nothing is at this address",
+        ),
         StatusCode::METHOD_NOT_ALLOWED => {
             let mut error = routes::graphql::error(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -8,6 +8,12 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// Now, or `earliest` if this clock is behind it: what happens to a row is stamped no
+/// earlier than what it follows, whichever instance's clock stamped that.
+pub fn not_before(earliest: DateTime<Utc>) -> DateTime<Utc> {
+    Ord::max(now(), earliest)
+}
+
 pub fn to_micros(t: &DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }

@@ -369,23 +369,24 @@ async fn the_servers_read_timeout_is_read() {
     let Some((database, db)) = probe(1).await else {
         return;
     };
-    assert_eq!(api::database::read_timeout(&db).await.unwrap(), None);
-    db.execute_unprepared(&format!(
-        "ALTER DATABASE \"{}\" SET statement_timeout = '7s'",
-        database.name
-    ))
-    .await
-    .unwrap();
-    let fresh = Db::new(
-        db::connect(&database.url, &PoolOptions::default())
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        api::database::read_timeout(&fresh)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("7s")
-    );
+    for (set, read) in [("'7s'", Some("7s")), ("0", None)] {
+        db.execute_unprepared(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = {set}",
+            database.name
+        ))
+        .await
+        .unwrap();
+        let fresh = Db::new(
+            db::connect(&database.url, &PoolOptions::default())
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            api::database::read_timeout(&fresh)
+                .await
+                .unwrap()
+                .as_deref(),
+            read
+        );
+    }
 }

@@ -297,6 +297,11 @@ backend_test! {
             "{next}"
         );
         assert_eq!(next["thread"]["lastActivityAt"], json!(at));
+        // An edit of the reply written ahead is not dated before it.
+        let reply = NodeId::Reply(replies[1].id).encode().0;
+        let edited = ok(&app, "ann", EDIT_REPLY, json!({ "replyId": reply, "body": "edited" })).await;
+        let edited_at = edited["editReply"]["reply"]["editedAt"].as_str().unwrap();
+        assert!(parse(edited_at) >= ahead, "{edited_at} is before {ahead}");
         fixtures::assert_counters_exact(&app.db).await;
     }
 }

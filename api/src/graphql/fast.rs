@@ -63,7 +63,8 @@ pub trait Direct: ContainerType + Sync {
 }
 
 /// The object's value, or `None` when its selection needs async-graphql's whole path.
-/// A field that fails is left out and its error reported, as async-graphql does.
+/// A field that fails is null and its error reported; `nulls` moves the null up where the
+/// field is non-null.
 pub async fn object<'a, T: Direct>(ctx: &ContextSelectionSet<'a>, root: &T) -> Option<Value> {
     let mut deferred = Vec::new();
     let mut map = walk(

@@ -333,9 +333,12 @@ mod tests {
             let doc = async_graphql::parser::parse_query(format!(
                 "{head} {bomb} fragment F10 on T {{ a }}"
             ))?;
+            let message = check_document(&doc, Some("A"), &limits()).map_err(|e| e.message);
             assert!(
-                check_document(&doc, Some("A"), &limits()).is_err(),
-                "{head}"
+                message
+                    .as_ref()
+                    .is_err_and(|m| m.contains("once its fragments are spread")),
+                "{head}: {message:?}"
             );
         }
         let doc = async_graphql::parser::parse_query(

@@ -28,10 +28,7 @@ where
     // back): a reader paging on with `after` would otherwise never see it.
     let thread = lock::row::<thread::Entity>(&txn, thread_id, "thread").await?;
     permissions::reply(viewer, &thread)?;
-    let now = Ord::max(
-        clock::now(),
-        thread.last_activity_at + TimeDelta::microseconds(1),
-    );
+    let now = clock::not_before(thread.last_activity_at + TimeDelta::microseconds(1));
     thread::Entity::update_many()
         .col_expr(
             thread::Column::ReplyCount,
@@ -71,9 +68,10 @@ where
     let txn = db::begin_write(db).await?;
     let reply = lock::row::<reply::Entity>(&txn, id, "reply").await?;
     permissions::edit_reply(viewer, &reply)?;
+    let edited = clock::not_before(reply.created_at);
     let mut active = reply.into_active_model();
     active.body = Set(body);
-    active.edited_at = Set(Some(clock::now()));
+    active.edited_at = Set(Some(edited));
     let reply = active.update(&txn).await?;
     txn.commit().await?;
     Ok(reply)
@@ -90,8 +88,9 @@ where
     let txn = db::begin_write(db).await?;
     let reply = lock::row::<reply::Entity>(&txn, id, "reply").await?;
     permissions::delete_reply(viewer, &reply)?;
+    let deleted = clock::not_before(reply.created_at);
     let mut active = reply.into_active_model();
-    active.deleted_at = Set(Some(clock::now()));
+    active.deleted_at = Set(Some(deleted));
     let reply = active.update(&txn).await?;
     txn.commit().await?;
     Ok(reply)

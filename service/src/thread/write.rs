@@ -89,9 +89,10 @@ where
     let txn = db::begin_write(db).await?;
     let thread = lock::row::<thread::Entity>(&txn, id, "thread").await?;
     permissions::edit_thread(viewer, &thread)?;
+    let edited = clock::not_before(thread.created_at);
     let mut active = thread.into_active_model();
     active.title = Set(title);
-    active.edited_at = Set(Some(clock::now()));
+    active.edited_at = Set(Some(edited));
     let thread = active.update(&txn).await?;
     txn.commit().await?;
     Ok(thread)

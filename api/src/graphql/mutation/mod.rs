@@ -37,9 +37,13 @@ pub struct Mutation(
 /// that it must sign in to `action` before anything else.
 fn acting<'a>(ctx: &Context<'a>, action: &str) -> Result<(&'a Db, &'a Viewer)> {
     let env = &ctx.query_env;
-    let nulls_data = |path: &[PathSegment]| match ctx.data_opt::<Arc<FieldTypes>>() {
-        Some(types) => nulls::nulls_data(types, &env.operation.node, &env.fragments, path),
-        None => path.len() == 1,
+    // A root mutation is non-null: its own failure always nulls `data`, whether or not
+    // the path can be followed through the schema's types.
+    let nulls_data = |path: &[PathSegment]| {
+        path.len() == 1
+            || ctx.data_opt::<Arc<FieldTypes>>().is_some_and(|types| {
+                nulls::nulls_data(types, &env.operation.node, &env.fragments, path)
+            })
     };
     let failed_before = env
         .errors
