@@ -10,6 +10,7 @@ mod m20261127_000003_create_threads;
 mod m20261127_000004_create_thread_replies;
 mod m20261127_000005_create_reply_votes;
 mod m20261204_000006_category_names_in_byte_order;
+mod m20261205_000007_locked_thread_indexes;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_create_thread_replies::Migration),
             Box::new(m20261127_000005_create_reply_votes::Migration),
             Box::new(m20261204_000006_category_names_in_byte_order::Migration),
+            Box::new(m20261205_000007_locked_thread_indexes::Migration),
         ]
     }
 }

@@ -155,6 +155,19 @@ backend_test! {
         assert_eq!(titles(&locked["category"]["threads"]), ["status thread 1", "status thread 0"]);
         let open = app.data(THREADS, vars("OPEN")).await;
         assert_eq!(open["category"]["threads"]["totalCount"], 3);
+        // Counted for several categories at once, one of them without a locked thread.
+        let calm = fixtures::category(db, "calm").await;
+        fixtures::bulk_threads(db, &calm, &authors, 4).await;
+        let front = app.data(
+            "{ categories { nodes { slug locked: threads(status: LOCKED) { totalCount } \
+               open: threads(status: OPEN) { totalCount } } } }",
+            json!({}),
+        ).await;
+        let mut counts: Vec<(String, i64, i64)> = front["categories"]["nodes"].as_array().unwrap().iter()
+            .map(|c| (c["slug"].as_str().unwrap().to_owned(), c["locked"]["totalCount"].as_i64().unwrap(), c["open"]["totalCount"].as_i64().unwrap()))
+            .collect();
+        counts.sort();
+        assert_eq!(counts, [("calm".to_owned(), 0, 4), ("status".to_owned(), 2, 3)]);
     }
 }
 
