@@ -76,13 +76,14 @@ async fn single(url: &str) -> Result<DatabaseConnection, DbErr> {
     db::connect(url, &pool).await
 }
 
-/// Takes the migration lock, with no statement timeout for the rest of the transaction:
-/// an index build, or the wait for another instance's migration, may take longer than a
-/// role's default (which the README advises for reads).
+/// Takes the migration lock, with no statement or lock timeout for the rest of the
+/// transaction: an index build, or the wait for another instance's migration, may take
+/// longer than a role's default (which the README advises for reads).
 async fn lock(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!(
-            "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+            "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; \
+             SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
         ))
         .await?;
     }

@@ -204,13 +204,15 @@ async fn instances_starting_together_migrate_once() {
     let admin = service::db::connect(&database.url, &Default::default())
         .await
         .unwrap();
-    admin
-        .execute_unprepared(&format!(
-            "ALTER DATABASE \"{}\" SET statement_timeout = '5ms'",
-            database.name
-        ))
-        .await
-        .unwrap();
+    for setting in ["statement_timeout", "lock_timeout"] {
+        admin
+            .execute_unprepared(&format!(
+                "ALTER DATABASE \"{}\" SET {setting} = '5ms'",
+                database.name
+            ))
+            .await
+            .unwrap();
+    }
     admin.close().await.unwrap();
     let runs = (0..4).map(|_| api::database::migrate(&database.url));
     for result in futures_util::future::join_all(runs).await {

@@ -302,6 +302,14 @@ backend_test! {
         let edited = ok(&app, "ann", EDIT_REPLY, json!({ "replyId": reply, "body": "edited" })).await;
         let edited_at = edited["editReply"]["reply"]["editedAt"].as_str().unwrap();
         assert!(parse(edited_at) >= ahead, "{edited_at} is before {ahead}");
+        // Nor is a second edit dated before the first, made by a clock further ahead.
+        let further = ahead + chrono::TimeDelta::hours(1);
+        let mut stamped = replies[1].clone().into_active_model();
+        stamped.edited_at = Set(Some(further));
+        stamped.update(&app.db).await.unwrap();
+        let again = ok(&app, "ann", EDIT_REPLY, json!({ "replyId": reply, "body": "again" })).await;
+        let again_at = again["editReply"]["reply"]["editedAt"].as_str().unwrap();
+        assert!(parse(again_at) >= further, "{again_at} is before {further}");
         fixtures::assert_counters_exact(&app.db).await;
     }
 }

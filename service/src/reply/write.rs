@@ -68,7 +68,7 @@ where
     let txn = db::begin_write(db).await?;
     let reply = lock::row::<reply::Entity>(&txn, id, "reply").await?;
     permissions::edit_reply(viewer, &reply)?;
-    let edited = clock::not_before(reply.created_at);
+    let edited = clock::not_before(reply.edited_at.unwrap_or(reply.created_at));
     let mut active = reply.into_active_model();
     active.body = Set(body);
     active.edited_at = Set(Some(edited));
@@ -88,7 +88,7 @@ where
     let txn = db::begin_write(db).await?;
     let reply = lock::row::<reply::Entity>(&txn, id, "reply").await?;
     permissions::delete_reply(viewer, &reply)?;
-    let deleted = clock::not_before(reply.created_at);
+    let deleted = clock::not_before(reply.edited_at.unwrap_or(reply.created_at));
     let mut active = reply.into_active_model();
     active.deleted_at = Set(Some(deleted));
     let reply = active.update(&txn).await?;

@@ -89,7 +89,7 @@ where
     let txn = db::begin_write(db).await?;
     let thread = lock::row::<thread::Entity>(&txn, id, "thread").await?;
     permissions::edit_thread(viewer, &thread)?;
-    let edited = clock::not_before(thread.created_at);
+    let edited = clock::not_before(thread.edited_at.unwrap_or(thread.created_at));
     let mut active = thread.into_active_model();
     active.title = Set(title);
     active.edited_at = Set(Some(edited));
