@@ -100,14 +100,21 @@ pub fn delete_reply(viewer: &Viewer, reply: &Reply) -> Result<()> {
     Ok(())
 }
 
-/// Cast or retract a vote.
+/// Cast a vote.
 pub fn vote(viewer: &Viewer, reply: &Reply) -> Result<()> {
+    retract(viewer, reply)?;
+    if reply.is_deleted() {
+        return Err(Error::forbidden("this reply was deleted"));
+    }
+    Ok(())
+}
+
+/// Take a vote back: also from a reply deleted since it was cast, whose votes stay and
+/// count until their voters withdraw them.
+pub fn retract(viewer: &Viewer, reply: &Reply) -> Result<()> {
     let id = signed_in(viewer, "vote")?;
     if id == reply.author_id {
         return Err(Error::forbidden("you cannot vote on your own reply"));
-    }
-    if reply.is_deleted() {
-        return Err(Error::forbidden("this reply was deleted"));
     }
     Ok(())
 }

@@ -69,7 +69,10 @@ where
 {
     let txn = db::begin_write(db).await?;
     let reply = lock::row::<reply::Entity>(&txn, reply_id, "reply").await?;
-    permissions::vote(viewer, &reply)?;
+    match new {
+        Some(_) => permissions::vote(viewer, &reply)?,
+        None => permissions::retract(viewer, &reply)?,
+    }
     let voter = viewer.user_id().unwrap_or_default().to_owned();
     let reply = if txn.get_database_backend() == DbBackend::Postgres {
         replace_in_one(&txn, reply, voter, new).await?

@@ -318,3 +318,28 @@ backend_test! {
 fn clock_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap()
 }
+
+backend_test! {
+    /// A deleted reply keeps its votes, and takes no new ones; a voter may still take
+    /// theirs back.
+    async fn a_vote_on_a_reply_deleted_since_can_be_taken_back(backend) {
+        let app = TestApp::spawn(backend).await;
+        let ann = fixtures::user(&app.db, "ann", Role::Member).await;
+        let bob = fixtures::user(&app.db, "bob", Role::Member).await;
+        let category = fixtures::category(&app.db, "general").await;
+        let (_, posts) = fixtures::thread(&app.db, &category, &[&ann, &bob], "t", 2).await;
+        let bobs = NodeId::Reply(posts[1].id).encode().0;
+        ok(&app, "ann", CAST_VOTE, json!({ "replyId": bobs, "value": "UP" })).await;
+        ok(&app, "bob", DELETE_REPLY, json!({ "replyId": bobs })).await;
+        let again = run(&app, Some("ann"), CAST_VOTE, json!({ "replyId": bobs, "value": "DOWN" })).await;
+        assert_eq!(error(&again).0, "FORBIDDEN", "{again}");
+        let back = ok(&app, "ann", RETRACT_VOTE, json!({ "replyId": bobs })).await;
+        assert_eq!(
+            back["retractVote"]["reply"],
+            json!({ "id": bobs, "score": 0, "upvotes": 0, "downvotes": 0, "viewerVote": null })
+        );
+        let own = run(&app, Some("bob"), RETRACT_VOTE, json!({ "replyId": bobs })).await;
+        assert_eq!(error(&own).0, "FORBIDDEN", "{own}");
+        fixtures::assert_counters_exact(&app.db).await;
+    }
+}
