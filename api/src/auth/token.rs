@@ -127,6 +127,15 @@ impl Verifier {
 /// The token a request presents: `Authorization: Bearer …` (cross-origin) or Clerk's
 /// `__session` cookie (same origin). A malformed `Authorization` header is a bad token.
 pub fn presented(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
+    // Two of them would leave the choice to whichever a proxy put first.
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(TokenError::Malformed);
+    }
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| TokenError::Malformed)?;
         let (scheme, token) = value.split_once(' ').ok_or(TokenError::Malformed)?;
@@ -135,14 +144,14 @@ pub fn presented(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
         }
         return Ok(Some(token.trim()));
     }
+    // Read as bytes: another cookie's value may be UTF-8 (browsers send it as it is),
+    // which would make the whole header unreadable as text and sign the user out.
     for cookies in headers.get_all(header::COOKIE) {
-        let Ok(cookies) = cookies.to_str() else {
-            continue;
-        };
-        for cookie in cookies.split(';') {
-            if let Some(token) = cookie.trim().strip_prefix("__session=")
+        for cookie in cookies.as_bytes().split(|b| *b == b';') {
+            if let Some(token) = cookie.trim_ascii().strip_prefix(b"__session=")
                 && !token.is_empty()
             {
+                let token = std::str::from_utf8(token).map_err(|_| TokenError::Malformed)?;
                 return Ok(Some(token));
             }
         }
@@ -195,5 +204,17 @@ mod tests {
             Err(TokenError::Malformed)
         );
         assert_eq!(presented(&headers(&[("cookie", "__session=")])), Ok(None));
+        // Another cookie's UTF-8 value does not hide the session.
+        let mut jar = HeaderMap::new();
+        let value = HeaderValue::from_bytes("pref=café; __session=tok".as_bytes()).unwrap();
+        jar.append(header::COOKIE, value);
+        assert_eq!(presented(&jar), Ok(Some("tok")));
+        assert_eq!(
+            presented(&headers(&[
+                ("authorization", "Bearer a"),
+                ("authorization", "Bearer b")
+            ])),
+            Err(TokenError::Malformed)
+        );
     }
 }

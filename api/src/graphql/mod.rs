@@ -196,6 +196,13 @@ impl Engine {
                 } else {
                     request.query.clone()
                 };
+                // Kept only now that it passed the limits: a refused document must not
+                // take the cache's room (or memory).
+                if let Some(known) = known.filter(|k| parsed && !k.cached)
+                    && let Ok(document) = request.parsed_query()
+                {
+                    self.documents.keep(&query, document, known);
+                }
                 Ok(Operation {
                     request,
                     query,
@@ -303,5 +310,38 @@ impl Engine {
                 BatchResponse::Batch(responses)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{BatchRequest, Request};
+
+    use super::*;
+
+    #[test]
+    fn a_refused_document_is_not_kept() {
+        let engine = Engine::new(&Limits::default());
+        let kept = |query: &str| {
+            engine
+                .documents
+                .attach(&mut Request::new(query))
+                .is_some_and(|k| k.cached)
+        };
+        let refused = format!("{{ {} }}", "a ".repeat(25));
+        let prepared = engine.prepare(BatchRequest::Single(Request::new(refused.clone())));
+        assert!(prepared.is_ok_and(|p| {
+            p.operations[0]
+                .as_ref()
+                .is_err_and(|e| e.message.contains("root fields"))
+        }));
+        assert!(!kept(&refused));
+        let fine = "{ categories { totalCount } }";
+        assert!(
+            engine
+                .prepare(BatchRequest::Single(Request::new(fine)))
+                .is_ok()
+        );
+        assert!(kept(fine));
     }
 }
