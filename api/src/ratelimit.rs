@@ -19,6 +19,17 @@ pub enum Client {
     Ip(IpAddr),
 }
 
+impl Client {
+    /// An anonymous client by its address; over IPv6 by its /64, which one subscriber is
+    /// given whole (one bucket per address would give it 2^64).
+    pub fn ip(address: IpAddr) -> Self {
+        match address.to_canonical() {
+            IpAddr::V6(v6) => Self::Ip(IpAddr::V6((u128::from(v6) & !(u64::MAX as u128)).into())),
+            v4 => Self::Ip(v4),
+        }
+    }
+}
+
 /// Why a request's mutations were refused.
 #[derive(Debug, PartialEq)]
 pub enum Refused {
@@ -68,17 +79,28 @@ impl RateLimiter {
             // No wait would do: the bucket never holds that many.
             return Err(Refused::OverBurst(capacity as u32));
         }
-        let now = Instant::now();
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
+        // Read under the lock, so that a bucket's times only move forward.
+        let now = Instant::now();
         if buckets.len() >= MAX_BUCKETS {
+            // Full buckets say nothing: they go first. If that leaves more than half (many
+            // clients mid-burst), the least recently seen go too, down to half, so the scan
+            // comes once per MAX_BUCKETS / 2 new clients and the map stays bounded.
             buckets.retain(|c, b| {
                 let full = self.rate(c).is_none_or(|(refill, capacity)| {
                     b.tokens + now.duration_since(b.updated).as_secs_f64() * refill >= capacity
                 });
                 !full
             });
+            if buckets.len() > MAX_BUCKETS / 2 {
+                let mut seen: Vec<Instant> = buckets.values().map(|b| b.updated).collect();
+                let drop = seen.len() - MAX_BUCKETS / 2;
+                let (_, cut, _) = seen.select_nth_unstable(drop);
+                let cut = *cut;
+                buckets.retain(|_, b| b.updated >= cut);
+            }
         }
         let bucket = buckets.entry(client).or_insert(Bucket {
             tokens: capacity,
@@ -136,6 +158,30 @@ mod tests {
         let ip = || Client::Ip(IpAddr::from([127, 0, 0, 1]));
         assert_eq!(limiter.take(ip(), 3), Ok(()));
         assert!(limiter.take(ip(), 1).is_err());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let ip = |s: &str| Client::ip(s.parse().unwrap());
+        assert_eq!(ip("2001:db8:1:2::1"), ip("2001:db8:1:2:ffff::9"));
+        assert_ne!(ip("2001:db8:1:2::1"), ip("2001:db8:1:3::1"));
+        assert_eq!(ip("::ffff:192.0.2.1"), ip("192.0.2.1"));
+        assert_ne!(ip("192.0.2.1"), ip("192.0.2.2"));
+    }
+
+    #[test]
+    fn buckets_stay_bounded_when_none_is_full() {
+        let limiter = limiter(60, 3);
+        // Every client mid-burst: none is full, so none could be dropped as idle.
+        for i in 0..(MAX_BUCKETS + 10) {
+            assert_eq!(limiter.take(Client::User(i.to_string()), 1), Ok(()));
+            assert!(limiter.buckets.lock().unwrap().len() <= MAX_BUCKETS);
+        }
+        let left = limiter.buckets.lock().unwrap().len();
+        assert!(left <= MAX_BUCKETS / 2 + 11, "{left}");
+        // The most recent are kept.
+        let last = Client::User((MAX_BUCKETS + 9).to_string());
+        assert!(limiter.buckets.lock().unwrap().contains_key(&last));
     }
 
     #[test]

@@ -159,7 +159,7 @@ async fn run(
         if prepared.mutations > 0 {
             let who = match identity.viewer.user_id() {
                 Some(id) => Client::User(id.to_owned()),
-                None => Client::Ip(client_ip(
+                None => Client::ip(client_ip(
                     client,
                     headers,
                     state.config.rate_limit.trust_forwarded_for,
@@ -218,7 +218,13 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> Ip
         .next_back()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
-        .and_then(|ip| ip.trim().parse().ok())
+        .and_then(|hop| {
+            // A proxy may write the port too (`203.0.113.5:4711`, `[2001:db8::1]:4711`).
+            let hop = hop.trim();
+            hop.parse()
+                .ok()
+                .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        })
         .unwrap_or(peer)
 }
 
@@ -312,6 +318,11 @@ mod tests {
             client_ip(peer, &forwarded(&["2001:db8::1"]), true),
             ip("2001:db8::1")
         );
+        // With the port a proxy may add.
+        for hop in ["2.2.2.2:4711", "[2001:db8::1]:4711"] {
+            let expected = hop.parse::<std::net::SocketAddr>().unwrap().ip();
+            assert_eq!(client_ip(peer, &forwarded(&[hop]), true), expected);
+        }
         assert_eq!(client_ip(peer, &forwarded(&["nonsense"]), true), peer);
         assert_eq!(client_ip(peer, &HeaderMap::new(), true), peer);
     }
