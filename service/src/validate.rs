@@ -53,12 +53,15 @@ pub fn line(field: &'static str, value: &str, len: (usize, usize)) -> Result<Str
             "must be one line, without control characters",
         ));
     }
-    text(field, value, len)
+    text(field, value, len)?;
+    Ok(value.trim().to_owned())
 }
 
-/// Text with line breaks and tabs: trimmed, its length checked in characters. No other
-/// control character (NUL among them: Postgres cannot store it, SQLite alone would), and
-/// at least `min` of the characters must be visible.
+/// Text with line breaks and tabs, its length checked in characters after trimming. No
+/// other control character (NUL among them: Postgres cannot store it, SQLite alone
+/// would), and at least `min` of the characters must be visible. It is kept without its
+/// trailing whitespace and leading blank lines, but with the first line's indentation: a
+/// post may open with a code block or a poem.
 pub fn text(field: &'static str, value: &str, (min, max): (usize, usize)) -> Result<String> {
     if value
         .chars()
@@ -83,7 +86,10 @@ pub fn text(field: &'static str, value: &str, (min, max): (usize, usize)) -> Res
             format!("must have at least {min} visible characters"),
         ));
     }
-    Ok(trimmed.to_owned())
+    let end = value.trim_end();
+    let first = end.len() - end.trim_start().len();
+    let start = end[..first].rfind('\n').map_or(0, |i| i + 1);
+    Ok(end[start..].to_owned())
 }
 
 /// Unicode's default-ignorable code points (zero-width spaces and joiners, direction
@@ -126,8 +132,15 @@ mod tests {
     #[test]
     fn text_counts_characters_after_trimming() {
         assert_eq!(
-            text("title", "  abc  ", TITLE_LEN).ok().as_deref(),
+            line("title", "  abc  ", TITLE_LEN).ok().as_deref(),
             Some("abc")
+        );
+        // A body keeps its first line's indentation, not its blank lines or trailing space.
+        assert_eq!(
+            text("body", "\n \n    let x = 1;\n  y  \n\n", BODY_LEN)
+                .ok()
+                .as_deref(),
+            Some("    let x = 1;\n  y")
         );
         assert!(text("title", "  ab  ", TITLE_LEN).is_err());
         assert!(text("title", "ééé", TITLE_LEN).is_ok());
@@ -140,7 +153,7 @@ mod tests {
     fn control_and_invisible_characters() {
         assert_eq!(
             text("body", " one\r\n\ttwo\n", BODY_LEN).ok().as_deref(),
-            Some("one\r\n\ttwo")
+            Some(" one\r\n\ttwo")
         );
         for bad in [
             "a\u{1}b",

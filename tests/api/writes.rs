@@ -73,6 +73,12 @@ backend_test! {
 
         let edited = ok(&app, "bob", EDIT_REPLY, json!({ "replyId": bobs, "body": "Like lending a book you get back." })).await;
         assert!(edited["editReply"]["reply"]["editedAt"].is_string());
+        // Saved unchanged (trailing space aside), it is no new edit.
+        let same = ok(&app, "bob", EDIT_REPLY, json!({ "replyId": bobs, "body": "Like lending a book you get back.\n" })).await;
+        assert_eq!(same["editReply"]["reply"], edited["editReply"]["reply"]);
+        // A body keeps its first line's indentation (a code block), not its blank lines.
+        let code = ok(&app, "bob", EDIT_REPLY, json!({ "replyId": bobs, "body": "\n    let x = 1;\n  x + 1\n" })).await;
+        assert_eq!(code["editReply"]["reply"]["body"], "    let x = 1;\n  x + 1");
 
         let up = ok(&app, "ann", CAST_VOTE, json!({ "replyId": bobs, "value": "UP" })).await;
         assert_eq!(up["castVote"]["reply"], json!({ "id": bobs, "score": 1, "upvotes": 1, "downvotes": 0, "viewerVote": "UP" }));
@@ -91,6 +97,8 @@ backend_test! {
 
         let retitled = ok(&app, "mod", EDIT_THREAD, json!({ "threadId": thread_id, "title": "Borrowing, explained" })).await;
         assert_eq!(retitled["editThread"]["thread"]["title"], "Borrowing, explained");
+        let same = ok(&app, "mod", EDIT_THREAD, json!({ "threadId": thread_id, "title": " Borrowing, explained " })).await;
+        assert_eq!(same["editThread"]["thread"], retitled["editThread"]["thread"]);
 
         let locked = ok(&app, "mod", LOCK, json!({ "threadId": thread_id })).await;
         assert_eq!(locked["lockThread"]["thread"]["status"], "LOCKED");
@@ -180,7 +188,8 @@ backend_test! {
         // At the limits, the same inputs are accepted.
         ok(&app, "ann", CREATE_THREAD, json!({ "categoryId": category_id, "title": "  abc ", "body": "x".repeat(20_000) })).await;
         let kept = ok(&app, "ann", ADD_REPLY, json!({ "threadId": thread_id, "body": "\tone\r\n\ttwo\n" })).await;
-        assert_eq!(kept["addReply"]["reply"]["body"], "one\r\n\ttwo");
+        // Trailing space goes; the first line's indentation stays (a body may open with code).
+        assert_eq!(kept["addReply"]["reply"]["body"], "\tone\r\n\ttwo");
         // The longest body, written into the query text as GraphiQL users do: four bytes a
         // character, it must fit the query size limit.
         let inline = format!(

@@ -68,6 +68,11 @@ where
     let txn = db::begin_write(db).await?;
     let reply = lock::row::<reply::Entity>(&txn, id, "reply").await?;
     permissions::edit_reply(viewer, &reply)?;
+    // Saving the text unchanged is no edit: the reply is not marked edited.
+    if reply.body == body {
+        txn.commit().await?;
+        return Ok(reply);
+    }
     let edited = clock::not_before(reply.edited_at.unwrap_or(reply.created_at));
     let mut active = reply.into_active_model();
     active.body = Set(body);

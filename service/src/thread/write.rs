@@ -89,6 +89,11 @@ where
     let txn = db::begin_write(db).await?;
     let thread = lock::row::<thread::Entity>(&txn, id, "thread").await?;
     permissions::edit_thread(viewer, &thread)?;
+    // Saving the title unchanged is no edit: the thread is not marked edited.
+    if thread.title == title {
+        txn.commit().await?;
+        return Ok(thread);
+    }
     let edited = clock::not_before(thread.edited_at.unwrap_or(thread.created_at));
     let mut active = thread.into_active_model();
     active.title = Set(title);
