@@ -101,14 +101,21 @@ pub async fn get(
         request = request.operation_name(name);
     }
     // GET must be safe: a mutation is refused before anything runs.
-    run(
+    let mut response = run(
         &state,
         peer.ip(),
         &headers,
         BatchRequest::Single(request),
         false,
     )
-    .await
+    .await;
+    // An answer to GET could be stored by a shared cache in front and served to the next
+    // visitor; it depends on the viewer's token or cookie, so nothing may keep it.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    response
 }
 
 async fn run(
