@@ -3,6 +3,7 @@
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
+use axum::extract::ConnectInfo;
 use axum::{
     Router,
     body::Body,
@@ -10,8 +11,13 @@ use axum::{
     http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header},
     routing::{get, post},
 };
+use hyper::{body::Incoming, service::service_fn};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto::Builder, graceful::GracefulShutdown},
+};
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -129,16 +135,46 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.
+    ///
+    /// The connections are hyper's, as `axum::serve` makes them, but with a timer: without
+    /// one hyper applies no header-read timeout, and a client that sends a request's head
+    /// a byte at a time would hold its connection for ever. The head must arrive within
+    /// the request timeout.
     pub async fn serve(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.state.config.request_timeout);
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            // axum's `Listener` waits out accept errors (a full file table, say).
+            let (stream, peer) = tokio::select! {
+                accepted = axum::serve::Listener::accept(&mut self.listener) => accepted,
+                () = &mut shutdown => break,
+            };
+            let router = self.router.clone();
+            let service = service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(request.map(Body::new))
+            });
+            let connection = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::trace!(%error, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        graceful.shutdown().await;
+        Ok(())
     }
 }
 

@@ -449,3 +449,30 @@ backend_test! {
         assert_eq!(codes(&first[4]), ["QUERY_TOO_COMPLEX"]);
     }
 }
+
+/// A client that sends a request's head a byte at a time is cut off once the request
+/// timeout has passed, instead of holding its connection for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_head_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("REQUEST_TIMEOUT", "500ms")]).await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = vec![0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+    let n = read.expect("the server ends the connection").unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    // A whole head in time is answered.
+    let ok = app.get("/healthz").await;
+    assert_eq!(ok.status, StatusCode::OK);
+}
