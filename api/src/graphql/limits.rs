@@ -88,12 +88,10 @@ pub fn check_text(query: &str, limits: &Limits) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Aliases in the whole document, and root fields of the operation that will run.
-pub fn check_document(
-    document: &ExecutableDocument,
-    operation: Option<&str>,
-    limits: &Limits,
-) -> Result<(), ServerError> {
+/// The limits that depend on the document alone, aliases and fields with every fragment
+/// spread in place: a document the cache kept passed them when it was kept
+/// (`documents::Cache::keep`).
+pub fn check_whole(document: &ExecutableDocument, limits: &Limits) -> Result<(), ServerError> {
     let mut aliases = 0;
     for (_, op) in document.operations.iter() {
         aliases += count_aliases(&op.node.selection_set.node);
@@ -125,6 +123,15 @@ pub fn check_document(
             limits.complexity
         )));
     }
+    Ok(())
+}
+
+/// Root fields of the operation that will run (which one depends on the request).
+pub fn check_roots(
+    document: &ExecutableDocument,
+    operation: Option<&str>,
+    limits: &Limits,
+) -> Result<(), ServerError> {
     if let Some(op) = selected(document, operation) {
         let roots = count_fields(
             document,
@@ -251,6 +258,16 @@ mod tests {
 
     fn limits() -> Limits {
         Limits::default()
+    }
+
+    /// Both checks, as a document parsed for its request meets them.
+    fn check_document(
+        document: &ExecutableDocument,
+        operation: Option<&str>,
+        limits: &Limits,
+    ) -> Result<(), ServerError> {
+        check_whole(document, limits)?;
+        check_roots(document, operation, limits)
     }
 
     #[test]

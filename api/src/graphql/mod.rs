@@ -181,7 +181,12 @@ impl Engine {
                     let made = limits::mutations(document, name.as_deref());
                     mutations += made;
                     mutates = made > 0;
-                    limits::check_document(document, name.as_deref(), &self.limits)?;
+                    // A kept document passed the whole-document limits when it was kept:
+                    // only its operation is checked again, off the walk of every field.
+                    if !known.is_some_and(|k| k.cached) {
+                        limits::check_whole(document, &self.limits)?;
+                    }
+                    limits::check_roots(document, name.as_deref(), &self.limits)?;
                     validated = validated
                         && validated::variables_fit(document, name.as_deref(), &variables);
                     validated::fill_defaults(document, name.as_deref(), &mut variables);
