@@ -90,7 +90,10 @@ where
     .insert(&txn)
     .await
     .map_err(|e| match Error::from(e) {
-        Error::Conflict(_) => Error::Conflict("a category with this slug exists".to_owned()),
+        Error::Conflict { .. } => Error::Conflict {
+            field: Some("slug"),
+            message: "a category with this slug exists".to_owned(),
+        },
         other => other,
     })?;
     txn.commit().await?;

@@ -17,8 +17,12 @@ pub enum Error {
         field: &'static str,
         message: String,
     },
-    #[error("{0}")]
-    Conflict(String),
+    /// A unique value is taken; `field` names the input that holds it, when one does.
+    #[error("{message}")]
+    Conflict {
+        field: Option<&'static str>,
+        message: String,
+    },
     /// The database failed or is unreachable. Never shown to a client as is.
     #[error(transparent)]
     Db(DbErr),
@@ -89,9 +93,10 @@ const SQLITE_BUSY: i32 = 5;
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                Self::Conflict("it already exists".to_owned())
-            }
+            Some(SqlErr::UniqueConstraintViolation(_)) => Self::Conflict {
+                field: None,
+                message: "it already exists".to_owned(),
+            },
             _ => Self::Db(err),
         }
     }

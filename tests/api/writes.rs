@@ -144,7 +144,7 @@ backend_test! {
             ("admin", CREATE_CATEGORY, json!({ "slug": "a", "name": "n" }), "BAD_USER_INPUT", Some("slug")),
             ("admin", CREATE_CATEGORY, json!({ "slug": "ok-slug", "name": "   " }), "BAD_USER_INPUT", Some("name")),
             ("admin", CREATE_CATEGORY, json!({ "slug": "ok-slug", "name": "n".repeat(81) }), "BAD_USER_INPUT", Some("name")),
-            ("admin", CREATE_CATEGORY, json!({ "slug": "taken", "name": "Again" }), "CONFLICT", None),
+            ("admin", CREATE_CATEGORY, json!({ "slug": "taken", "name": "Again" }), "CONFLICT", Some("slug")),
             ("ann", CREATE_THREAD, json!({ "categoryId": "nope", "title": "Title", "body": "b" }), "BAD_USER_INPUT", Some("categoryId")),
             ("ann", CREATE_THREAD, json!({ "categoryId": thread_id, "title": "Title", "body": "b" }), "BAD_USER_INPUT", Some("categoryId")),
             ("ann", CREATE_THREAD, json!({ "categoryId": category_id, "title": "  ab  ", "body": "b" }), "BAD_USER_INPUT", Some("title")),

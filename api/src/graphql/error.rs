@@ -24,7 +24,7 @@ pub fn gql(err: &Error) -> async_graphql::Error {
         Error::Forbidden(_) => (FORBIDDEN, err.to_string()),
         Error::Unauthenticated(_) => (UNAUTHENTICATED, err.to_string()),
         Error::Invalid { .. } => (BAD_USER_INPUT, err.to_string()),
-        Error::Conflict(_) => (CONFLICT, err.to_string()),
+        Error::Conflict { .. } => (CONFLICT, err.to_string()),
         Error::Db(db) if err.is_timeout() => {
             tracing::warn!(error = %db, "database timed out");
             (
@@ -46,8 +46,12 @@ pub fn gql(err: &Error) -> async_graphql::Error {
     };
     async_graphql::Error::new(message).extend_with(|_, ext| {
         ext.set("code", code);
-        if let Error::Invalid { field, .. } = err {
-            ext.set("field", *field);
+        match err {
+            Error::Invalid { field, .. }
+            | Error::Conflict {
+                field: Some(field), ..
+            } => ext.set("field", *field),
+            _ => {}
         }
     })
 }
