@@ -234,6 +234,47 @@ async fn deep_queries_are_too_complex() {
     );
 }
 
+/// The GraphQL media type only for a client that names it and does not rate plain JSON
+/// higher; a client that names nothing, or `*/*`, gets `application/json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_response_type_follows_the_accept_header_s_qualities() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let body = json!({ "query": "{ nope }" });
+    let cases = [
+        (None, "application/json", StatusCode::OK),
+        (Some("*/*"), "application/json", StatusCode::OK),
+        (
+            Some("application/graphql-response+json, application/json"),
+            "application/graphql-response+json",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Some("application/json, Application/GraphQL-Response+JSON;q=0.9"),
+            "application/json",
+            StatusCode::OK,
+        ),
+        (
+            Some("application/graphql-response+json;q=0, */*"),
+            "application/json",
+            StatusCode::OK,
+        ),
+        (
+            Some("application/json;q=0.5, application/graphql-response+json"),
+            "application/graphql-response+json",
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (accept, content_type, status) in cases {
+        let headers: Vec<_> = accept.map(|a| ("accept", a)).into_iter().collect();
+        let reply = app.post_graphql(&headers, &body).await;
+        assert_eq!(
+            (reply.header("content-type"), reply.status),
+            (Some(content_type), status),
+            "{accept:?}"
+        );
+    }
+}
+
 /// GraphQL over HTTP: under `application/graphql-response+json` a request that never ran
 /// (no `data`) is a 400, and one that ran is a 200 whatever its field errors; plain JSON
 /// answers 200 to both. Either way a request error carries no `data`, as the spec asks.

@@ -7,6 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use super::accept;
+
 const PAGE: &str = include_str!("../../assets/graphiql.html");
 const INIT: &[u8] = include_bytes!("../../assets/init.js");
 
@@ -67,10 +69,8 @@ pub async fn asset(Path(name): Path<String>, request: HeaderMap) -> Response {
         }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    let accepts_gzip = request
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let accepts_gzip =
+        accept::rating(&request, &header::ACCEPT_ENCODING, "gzip").is_some_and(|r| r.q > 0.0);
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(

@@ -24,7 +24,7 @@ use crate::{
     graphql::json,
     metrics::count_statements,
     ratelimit::{Client, Refused},
-    routes::graphiql,
+    routes::{accept, graphiql},
     state::AppState,
 };
 
@@ -260,10 +260,12 @@ fn rate_limited(wait: Duration) -> Response {
 }
 
 fn json_response(request: &HeaderMap, body: &BatchResponse) -> Response {
-    let wants_graphql_response = request
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains(GRAPHQL_RESPONSE));
+    // Only a client that names the GraphQL media type gets it (and not when it rates plain
+    // JSON higher): one that sends nothing or `*/*` predates it and expects
+    // `application/json`, as GraphQL over HTTP says.
+    let json_q = accept::rating(request, &header::ACCEPT, "application/json").map_or(0.0, |r| r.q);
+    let wants_graphql_response = accept::rating(request, &header::ACCEPT, GRAPHQL_RESPONSE)
+        .is_some_and(|r| r.exact && r.q > 0.0 && r.q >= json_q);
     let content_type = if wants_graphql_response {
         GRAPHQL_RESPONSE
     } else {
