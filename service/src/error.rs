@@ -52,8 +52,12 @@ impl Error {
 
     /// True when the database stopped waiting: a statement ran past the statement timeout
     /// (Postgres' `query_canceled`; a lock held too long by another transaction, say), or
-    /// SQLite's busy timeout ran out before its write lock came.
+    /// SQLite's busy timeout ran out before its write lock came; or the request's deadline
+    /// passed before the transaction could commit.
     pub fn is_timeout(&self) -> bool {
+        if matches!(self, Self::Db(DbErr::Custom(m)) if m == crate::deadline::TOO_LATE) {
+            return true;
+        }
         let Some(error) = self.database_error() else {
             return false;
         };

@@ -7,6 +7,7 @@ pub mod category;
 pub mod clock;
 mod count;
 pub mod db;
+pub mod deadline;
 pub mod error;
 mod handle;
 mod kept;

@@ -29,6 +29,7 @@ use sqlx::PgConnection;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::{
+    deadline,
     kept::{Kept, Taken},
     statement::{self, Callback},
 };
@@ -278,7 +279,12 @@ impl ConnectionTrait for Tx {
 
 #[async_trait::async_trait]
 impl TransactionSession for Tx {
+    /// Past its request's deadline this rolls back instead (see `deadline`).
     async fn commit(self) -> Result<(), DbErr> {
+        if !deadline::may_commit() {
+            self.rollback().await?;
+            return Err(DbErr::Custom(deadline::TOO_LATE.to_owned()));
+        }
         match self.0 {
             Kind::Orm(txn) => txn.commit().await,
             Kind::Pg(tx) => tx.end(true).await,

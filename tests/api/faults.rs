@@ -98,6 +98,116 @@ async fn a_blocked_write_fails_fast_and_writes_nothing() {
     }
 }
 
+/// A `COMMIT` in flight when `REQUEST_TIMEOUT` passes may land, so the request waits for
+/// it and answers what it did, where a 503 would have said that nothing was written; a
+/// mutation after it in the same operation is not begun. One that cannot end within the
+/// grace is a 503 that says its change may have been saved, and it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_in_flight_at_the_deadline_is_answered_by_its_own_result() {
+    if Backend::postgres().is_none() {
+        return;
+    }
+    let app = TestApp::spawn_with(Backend::Postgres, &[("REQUEST_TIMEOUT", "300ms")]).await;
+    fixtures::user(&app.db, "admin", Role::Admin).await;
+    let mut conn = PgConnection::connect(&app.database.as_ref().unwrap().url)
+        .await
+        .unwrap();
+    // A category named `insert:s` takes s seconds to insert, one named `commit:s` as long
+    // to commit (a deferred trigger runs inside COMMIT).
+    conn.execute(
+        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF split_part(NEW.name, ':', 1) = TG_ARGV[0] THEN \
+             PERFORM pg_sleep(split_part(NEW.name, ':', 2)::float); \
+           END IF; RETURN NULL; END $$; \
+         CREATE TRIGGER slow_insert AFTER INSERT ON categories \
+           FOR EACH ROW EXECUTE FUNCTION slow('insert'); \
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON categories \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow('commit')",
+    )
+    .await
+    .unwrap();
+    let token = format!("Bearer {}", token("admin"));
+    let headers = [("authorization", token.as_str())];
+    let exists = |slug: &'static str| {
+        let db = app.db.clone();
+        async move {
+            use sea_orm::{ColumnTrait, QueryFilter};
+            entity::category::Entity::find()
+                .filter(entity::category::Column::Slug.eq(slug))
+                .count(&db)
+                .await
+                .unwrap()
+                == 1
+        }
+    };
+
+    let input = json!({ "input": { "slug": "late", "name": "commit:0.8" } });
+    let reply = app
+        .post_graphql(
+            &headers,
+            &json!({ "query": writes::CREATE_CATEGORY, "variables": input }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        reply.json()["data"]["createCategory"]["category"]["slug"],
+        "late"
+    );
+    assert!(exists("late").await);
+
+    let two = "mutation($a: CreateCategoryInput!, $b: CreateCategoryInput!) { \
+               a: createCategory(input: $a) { category { slug } } \
+               b: createCategory(input: $b) { category { slug } } }";
+    let inputs = json!({ "a": { "slug": "first", "name": "commit:0.8" }, "b": { "slug": "second", "name": "fast" } });
+    let reply = app
+        .post_graphql(&headers, &json!({ "query": two, "variables": inputs }))
+        .await;
+    let body = reply.json();
+    assert_eq!(
+        (reply.status, codes(&body)),
+        (StatusCode::OK, vec!["TIMEOUT".to_owned()]),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["b"]), "{body}");
+    assert!(exists("first").await && !exists("second").await);
+    // Begun before the deadline, done after it: rolled back, not committed.
+    let inputs = json!({ "a": { "slug": "third", "name": "fast" }, "b": { "slug": "fourth", "name": "insert:0.6" } });
+    let reply = app
+        .post_graphql(&headers, &json!({ "query": two, "variables": inputs }))
+        .await;
+    let body = reply.json();
+    assert_eq!(
+        (reply.status, codes(&body)),
+        (StatusCode::OK, vec!["TIMEOUT".to_owned()]),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["b"]), "{body}");
+    assert!(exists("third").await && !exists("fourth").await);
+
+    let input = json!({ "input": { "slug": "later", "name": "commit:2.5" } });
+    let reply = app
+        .post_graphql(
+            &headers,
+            &json!({ "query": writes::CREATE_CATEGORY, "variables": input }),
+        )
+        .await;
+    let body = reply.json();
+    assert_eq!(
+        (reply.status, codes(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, vec!["TIMEOUT".to_owned()]),
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("may have been saved"),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(exists("later").await, "it was saved");
+}
+
 /// SQLite: a writer that waits out the busy timeout (5 s) behind another process's write
 /// lock is told so, and writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

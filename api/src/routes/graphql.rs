@@ -3,6 +3,8 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
+    pin::pin,
+    sync::Arc,
     time::Duration,
 };
 
@@ -17,7 +19,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use service::db::with_statement_timeout;
+use service::{
+    db::with_statement_timeout,
+    deadline::{self, Deadline},
+};
 
 use crate::{
     auth::ViewerError,
@@ -29,6 +34,12 @@ use crate::{
 };
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// How long a request whose `COMMIT` was in flight at its deadline may still take.
+const LATE_COMMIT_GRACE: Duration = Duration::from_millis(1500);
+const STOPPED: &str = "the request took too long and was stopped; it changed nothing";
+const STOPPED_AFTER_A_COMMIT: &str = "the request took too long and was stopped after it had \
+    sent a change to the database, which may have been saved: read it back before trying again";
 
 pub async fn post(
     State(state): State<AppState>,
@@ -190,17 +201,24 @@ async fn run(
         let run = state.graphql.run(prepared, &state.db, &identity);
         Ok(with_statement_timeout(state.config.statement_timeout, run).await)
     });
-    let timed = tokio::time::timeout(state.config.request_timeout, count_statements(work)).await;
+    let deadline = Arc::new(Deadline::default());
+    let mut work = pin!(deadline::scope(deadline.clone(), count_statements(work)));
+    let timed = match tokio::time::timeout(state.config.request_timeout, work.as_mut()).await {
+        Ok(done) => Ok(done),
+        Err(_) if deadline.pass() => Err(STOPPED),
+        // A COMMIT was sent: only the work's own answer can say what was written. Its
+        // transactions can no longer commit, nor its mutations begin, so what is left is
+        // short; it must end before the router's backstop, 2 s after REQUEST_TIMEOUT.
+        Err(_) => tokio::time::timeout(LATE_COMMIT_GRACE, work)
+            .await
+            .map_err(|_| STOPPED_AFTER_A_COMMIT),
+    };
     let (response, statements) = match timed {
         Ok((Ok(response), statements)) => (response, statements),
         Ok((Err(refused), _)) => return refused,
-        Err(_) => {
+        Err(message) => {
             tracing::warn!("GraphQL request timed out");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "TIMEOUT",
-                "the request took too long and was stopped",
-            );
+            return error(StatusCode::SERVICE_UNAVAILABLE, "TIMEOUT", message);
         }
     };
     let errors = match &response {

@@ -14,7 +14,7 @@ use service::{Db, Viewer, permissions};
 
 use super::{
     context::{loader, viewer},
-    error::{NOT_RUN, ServiceResultExt},
+    error::{NOT_RUN, ServiceResultExt, TIMEOUT},
     nulls::{self, FieldTypes},
 };
 
@@ -53,6 +53,12 @@ fn acting<'a>(ctx: &Context<'a>, action: &str) -> Result<(&'a Db, &'a Viewer)> {
         return Err(
             Error::new("not run: a mutation before it in this operation failed")
                 .extend_with(|_, ext| ext.set("code", NOT_RUN)),
+        );
+    }
+    if service::deadline::passed() {
+        return Err(
+            Error::new("not run: the request ran past REQUEST_TIMEOUT before it began")
+                .extend_with(|_, ext| ext.set("code", TIMEOUT)),
         );
     }
     let viewer = viewer(ctx)?;
