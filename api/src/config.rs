@@ -267,7 +267,8 @@ impl Config {
                 // A PEM in one environment line often has its newlines escaped.
                 jwt_key: get("CLERK_JWT_KEY").map(|pem| pem.replace("\\n", "\n")),
                 jwks_url: get("CLERK_JWKS_URL"),
-                issuer: get("CLERK_ISSUER"),
+                // Clerk's `iss` has no trailing slash, and it is compared exactly.
+                issuer: get("CLERK_ISSUER").map(|iss| iss.trim_end_matches('/').to_owned()),
                 authorized_parties: origins(get("CLERK_AUTHORIZED_PARTIES")),
                 jwks_min_refresh: env.parse(
                     "CLERK_JWKS_MIN_REFRESH",
@@ -429,6 +430,11 @@ mod tests {
         assert_eq!(
             c.identity.jwks_url().as_deref(),
             Some("https://clerk.example.com/.well-known/jwks.json")
+        );
+        // Clerk's `iss` has none, and jsonwebtoken compares it exactly.
+        assert_eq!(
+            c.identity.issuer.as_deref(),
+            Some("https://clerk.example.com")
         );
         assert_eq!(
             c.identity.authorized_parties,
