@@ -6,7 +6,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use api::auth::keys::RsaKey;
@@ -153,6 +153,8 @@ struct JwksServer {
     keys: Arc<Mutex<Value>>,
     fetches: Arc<AtomicUsize>,
     failing: Arc<std::sync::atomic::AtomicBool>,
+    /// Milliseconds each answer waits.
+    delay: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl JwksServer {
@@ -160,13 +162,21 @@ impl JwksServer {
         let keys = Arc::new(Mutex::new(keys));
         let fetches = Arc::new(AtomicUsize::new(0));
         let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (k, f, down) = (keys.clone(), fetches.clone(), failing.clone());
+        let delay = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (k, f, down, wait) = (
+            keys.clone(),
+            fetches.clone(),
+            failing.clone(),
+            delay.clone(),
+        );
         let router = axum::Router::new().route(
             "/.well-known/jwks.json",
             axum::routing::get(move || {
-                let (k, f, down) = (k.clone(), f.clone(), down.clone());
+                let (k, f, down, wait) = (k.clone(), f.clone(), down.clone(), wait.clone());
                 async move {
                     f.fetch_add(1, Ordering::SeqCst);
+                    let wait = Duration::from_millis(wait.load(Ordering::SeqCst));
+                    tokio::time::sleep(wait).await;
                     if down.load(Ordering::SeqCst) {
                         return Err(axum::http::StatusCode::BAD_GATEWAY);
                     }
@@ -182,6 +192,7 @@ impl JwksServer {
             keys,
             fetches,
             failing,
+            delay,
         }
     }
 }
@@ -380,6 +391,32 @@ async fn unknown_kids_cannot_hammer_the_jwks_endpoint() {
         1,
         "one fetch, then the interval holds"
     );
+}
+
+/// A request cut off while its fetch is in flight (here by `REQUEST_TIMEOUT`; a client
+/// that hangs up does the same) has still asked Clerk: the interval holds after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_off_fetches_count_against_the_interval() {
+    let key = RsaKey::generate().unwrap();
+    let jwks = JwksServer::start(json!({ "keys": [key.jwk("k1")] })).await;
+    jwks.delay.store(1_000, Ordering::SeqCst);
+    let url = format!("{}/.well-known/jwks.json", jwks.url);
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("CLERK_JWKS_URL", &url),
+            ("CLERK_JWKS_MIN_REFRESH", "60s"),
+            ("REQUEST_TIMEOUT", "200ms"),
+        ],
+    )
+    .await;
+    let before = jwks.fetches.load(Ordering::SeqCst);
+    for i in 0..3 {
+        let token = signed(&key, Some(&format!("forged-{i}")), json!({}));
+        let (status, body) = viewer(&app, &[("authorization", &bearer(&token))]).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    }
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -107,6 +107,9 @@ impl Jwks {
             return succeeded;
         }
         let started = Instant::now();
+        // Counted before it is awaited: a request cut off mid-fetch (a client hanging up)
+        // has still asked Clerk, and the next one must not ask again within the interval.
+        *last = Some((started, false));
         let succeeded = match tokio::time::timeout(FETCH_TIMEOUT, self.fetch()).await {
             // A set without one usable key is Clerk failing, not Clerk withdrawing them all.
             Ok(Ok(keys)) if keys.is_empty() => {
