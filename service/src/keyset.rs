@@ -424,6 +424,19 @@ fn past_cursor<T>(sql: &mut Sql, keys: &[SortKey<T>], cursor: &Cursor, forward: 
             bind_key(sql, value);
         }
         sql.push(")");
+    } else if matches!(values[0], Key::Bool(b) if b == (op(first) == ">")) {
+        // Nothing lies past this bool in the walk's direction (`is_pinned` false, walking
+        // down): the rest of the walk is its group, one index range. The form below would
+        // read the group from its start to the cursor on every page.
+        sql.push("(").push(first.column).push(" = ");
+        bind_key(sql, &values[0]);
+        sql.push(" AND ");
+        let tail = Cursor {
+            keys: values[1..].to_vec(),
+            ..cursor.clone()
+        };
+        past_cursor(sql, rest, &tail, forward);
+        sql.push(")");
     } else {
         let column = first.column;
         sql.push("(")
@@ -485,7 +498,10 @@ impl Separator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{category::BY_NAME, page::PageRequest};
+    use crate::{
+        category::BY_NAME,
+        page::{KeyKind, PageRequest},
+    };
 
     fn text(window: &Window) -> String {
         let listing = Listing {
@@ -497,6 +513,49 @@ mod tests {
         let mut sql = Sql::new(DbBackend::Postgres);
         branch(&mut sql, &listing, Scope::All, window);
         sql.statement().sql
+    }
+
+    /// Pinned first, then oldest: the shape of `threads(orderBy: OLDEST)`.
+    const PINNED_THEN_OLDEST: &[SortKey<()>] = &[
+        SortKey {
+            column: "is_pinned",
+            kind: KeyKind::Bool,
+            descending: true,
+            read: |_| Key::Bool(false),
+        },
+        SortKey {
+            column: "created_at",
+            kind: KeyKind::Int,
+            descending: false,
+            read: |_| Key::Int(0),
+        },
+    ];
+
+    fn past(pinned: bool, forward: bool) -> String {
+        let cursor = Cursor {
+            tag: "t",
+            keys: vec![Key::Bool(pinned), Key::Int(7)],
+        };
+        let mut sql = Sql::new(DbBackend::Postgres);
+        past_cursor(&mut sql, PINNED_THEN_OLDEST, &cursor, forward);
+        sql.statement().sql
+    }
+
+    #[test]
+    fn a_bool_with_nothing_past_it_bounds_one_group() {
+        // Unpinned, walking on: only the unpinned rows are left, one range of the index.
+        assert_eq!(past(false, true), "(is_pinned = $1 AND created_at > $2)");
+        // Pinned, walking back: only the pinned ones.
+        assert_eq!(past(true, false), "(is_pinned = $1 AND created_at < $2)");
+        // Otherwise both groups are left.
+        assert_eq!(
+            past(true, true),
+            "(is_pinned <= $1 AND (is_pinned < $2 OR created_at > $3))"
+        );
+        assert_eq!(
+            past(false, false),
+            "(is_pinned >= $1 AND (is_pinned > $2 OR created_at < $3))"
+        );
     }
 
     #[test]
