@@ -279,7 +279,7 @@ pub async fn sql(
                 _ => data.big_thread.0,
             };
             let order = if workload == Workload::BigThreadTop {
-                "r.score DESC, r.created_at, r.id"
+                "-r.score, r.created_at, r.id"
             } else {
                 "r.created_at, r.id"
             };

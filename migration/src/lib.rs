@@ -11,6 +11,7 @@ mod m20261127_000004_create_thread_replies;
 mod m20261127_000005_create_reply_votes;
 mod m20261204_000006_category_names_in_byte_order;
 mod m20261205_000007_locked_thread_indexes;
+mod m20261205_000008_top_replies_on_negated_score;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_create_reply_votes::Migration),
             Box::new(m20261204_000006_category_names_in_byte_order::Migration),
             Box::new(m20261205_000007_locked_thread_indexes::Migration),
+            Box::new(m20261205_000008_top_replies_on_negated_score::Migration),
         ]
     }
 }

@@ -362,7 +362,7 @@ mod tests {
         /// Well-encoded text of any shape reaches the key parsers, which refuse it cleanly.
         #[test]
         fn encoded_garbage_is_refused_cleanly(
-            tag in prop::sample::select(vec!["thread-latest", "thread-oldest", "reply-top", "category-name", "x"]),
+            tag in prop::sample::select(vec!["thread-latest", "thread-oldest", "reply-top-up", "category-name", "x"]),
             parts in prop::collection::vec("[0-9a-z|=_-]{0,40}", 0..6),
         ) {
             let raw = format!("{tag}|{}", parts.join("|"));

@@ -69,14 +69,18 @@ static NEWEST: Ordering<Reply> = Ordering {
     keys: &[created(true), id(true)],
 };
 
+/// Best score first, ties oldest first. Keyed on `-score` so that every key runs the same
+/// way: a page past a cursor is then one row comparison, one range of the index on
+/// `(thread_id, (-score), created_at, id)` (see the migration that made it). The tag
+/// changed with the key, so a cursor written before is refused, not misread.
 static TOP: Ordering<Reply> = Ordering {
-    tag: "reply-top",
+    tag: "reply-top-up",
     keys: &[
         SortKey {
-            column: "score",
+            column: "(-score)",
             kind: KeyKind::Int,
-            descending: true,
-            read: |r| Key::Int(r.score.into()),
+            descending: false,
+            read: |r| Key::Int(-i64::from(r.score)),
         },
         created(false),
         id(false),
