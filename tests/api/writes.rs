@@ -253,7 +253,8 @@ backend_test! {
         let [vote, same_vote] = if backend == Backend::Postgres { [3, 3] } else { [5, 3] };
         let expected = [
             ("createCategory", 2),
-            ("createThread", 4),
+            // The category's newest thread is read after its lock, to date the new one.
+            ("createThread", 5),
             ("addReply", 4),
             ("editReply", 3),
             ("castVote (new)", vote),
@@ -320,6 +321,32 @@ backend_test! {
         let again_at = again["editReply"]["reply"]["editedAt"].as_str().unwrap();
         assert!(parse(again_at) >= further, "{again_at} is before {further}");
         fixtures::assert_counters_exact(&app.db).await;
+    }
+}
+
+backend_test! {
+    /// A thread comes after its category's newest, as a reply after its thread's latest,
+    /// whatever the clock that wrote that one: paging on through the oldest first, a
+    /// reader meets the new one.
+    async fn a_thread_follows_the_category_s_newest_whatever_the_clock(backend) {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+        let app = TestApp::spawn(backend).await;
+        let ann = fixtures::user(&app.db, "ann", Role::Member).await;
+        let category = fixtures::category(&app.db, "general").await;
+        let (thread, _) = fixtures::thread(&app.db, &category, &[&ann], "ahead", 1).await;
+        let ahead = clock_micros(chrono::Utc::now() + chrono::TimeDelta::hours(1));
+        let mut active = thread.into_active_model();
+        active.created_at = Set(ahead);
+        active.update(&app.db).await.unwrap();
+        let page = "query($after: String) { category(slug: \"general\") { \
+            threads(first: 10, orderBy: OLDEST, after: $after) { nodes { title } pageInfo { endCursor } } } }";
+        let seen = app.data(page, json!({})).await;
+        assert_eq!(seen["category"]["threads"]["nodes"], json!([{ "title": "ahead" }]));
+        let cursor = seen["category"]["threads"]["pageInfo"]["endCursor"].clone();
+        let category_id = NodeId::Category(category.id).encode().0;
+        ok(&app, "ann", CREATE_THREAD, json!({ "categoryId": category_id, "title": "later", "body": "b" })).await;
+        let next = app.data(page, json!({ "after": cursor })).await;
+        assert_eq!(next["category"]["threads"]["nodes"], json!([{ "title": "later" }]), "{next}");
     }
 }
 

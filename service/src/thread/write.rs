@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use entity::{category, reply, thread};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
@@ -19,6 +20,31 @@ pub struct NewThread {
     pub category_id: Uuid,
     pub title: String,
     pub body: String,
+}
+
+/// When the newest thread of `category` was started: the later of the newest pinned and
+/// the newest unpinned, each the end of one range of the listing index.
+async fn newest_in(txn: &impl ConnectionTrait, category: Uuid) -> Result<Option<DateTime<Utc>>> {
+    let mut sql = Sql::new(txn.get_database_backend());
+    for pinned in [true, false] {
+        if !pinned {
+            sql.push(" UNION ALL ");
+        }
+        sql.push("SELECT * FROM (SELECT created_at FROM threads WHERE category_id = ")
+            .bind(category)
+            .push(" AND is_pinned = ")
+            .bind(pinned)
+            .push(" ORDER BY created_at DESC LIMIT 1) AS newest");
+    }
+    let rows = txn.query_all_raw(sql.statement()).await?;
+    let mut newest = None;
+    for row in rows {
+        newest = Ord::max(
+            newest,
+            Some(row.try_get::<DateTime<Utc>>("", "created_at")?),
+        );
+    }
+    Ok(newest)
 }
 
 /// Starts a thread with its opening post, in one transaction.
@@ -44,7 +70,13 @@ where
     if counted.rows_affected == 0 {
         return Err(Error::NotFound("category"));
     }
-    let now = clock::now();
+    // Under the category's lock, as replies are under their thread's: a new thread comes
+    // after the category's newest even when this clock is behind the one that wrote it,
+    // or a reader paging on through the oldest-first list would never see it.
+    let now = match newest_in(&txn, input.category_id).await? {
+        Some(newest) => clock::not_before(newest + TimeDelta::microseconds(1)),
+        None => clock::now(),
+    };
     let thread = Thread {
         id: Uuid::now_v7(),
         category_id: input.category_id,
