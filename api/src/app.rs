@@ -193,6 +193,7 @@ fn router(state: AppState, cors: CorsLayer) -> Router {
     // of boxes for each request (eight allocations and clones per request, CORS's lists
     // among them, before the handler ran).
     let middleware = ServiceBuilder::new()
+        .map_request(stamp_arrival)
         .map_request(keep_plain_request_id)
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(
@@ -290,6 +291,19 @@ fn with_error_body(response: Response<Body>, body_limit: usize) -> Response<Body
         }
         _ => response,
     }
+}
+
+/// When a request's head arrived, before any layer ran: the GraphQL handler's deadline
+/// counts from it, as the backstop's does, so that its grace for a commit in flight ends
+/// before the backstop fires, however long the body took to arrive.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Arrived(pub tokio::time::Instant);
+
+fn stamp_arrival<B>(mut request: Request<B>) -> Request<B> {
+    request
+        .extensions_mut()
+        .insert(Arrived(tokio::time::Instant::now()));
+    request
 }
 
 /// A client's `x-request-id` is kept (a proxy's id then follows the request through) only

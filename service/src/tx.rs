@@ -38,7 +38,8 @@ use crate::{
 pub struct Tx(Kind);
 
 enum Kind {
-    Orm(DatabaseTransaction),
+    /// SeaORM's, and whether it is a savepoint inside another.
+    Orm(DatabaseTransaction, bool),
     Pg(PgTx),
 }
 
@@ -69,7 +70,14 @@ struct Session {
 
 impl Tx {
     pub(crate) fn orm(txn: DatabaseTransaction) -> Self {
-        Self(Kind::Orm(txn))
+        Self(Kind::Orm(txn, false))
+    }
+
+    fn is_outermost(&self) -> bool {
+        match &self.0 {
+            Kind::Orm(_, nested) => !nested,
+            Kind::Pg(tx) => tx.id == 0,
+        }
     }
 
     /// Begins a transaction on a connection from `kept` with `begin`, a simple query
@@ -240,14 +248,14 @@ impl Drop for Shared {
 impl ConnectionTrait for Tx {
     fn get_database_backend(&self) -> DbBackend {
         match &self.0 {
-            Kind::Orm(txn) => txn.get_database_backend(),
+            Kind::Orm(txn, _) => txn.get_database_backend(),
             Kind::Pg(_) => DbBackend::Postgres,
         }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match &self.0 {
-            Kind::Orm(txn) => txn.execute_raw(stmt).await,
+            Kind::Orm(txn, _) => txn.execute_raw(stmt).await,
             Kind::Pg(tx) => {
                 let metric = tx.shared.metric.as_ref();
                 statement::execute(&mut *tx.conn().await?, &stmt, metric).await
@@ -257,21 +265,21 @@ impl ConnectionTrait for Tx {
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match &self.0 {
-            Kind::Orm(txn) => txn.execute_unprepared(sql).await,
+            Kind::Orm(txn, _) => txn.execute_unprepared(sql).await,
             Kind::Pg(tx) => statement::execute_unprepared(&mut *tx.conn().await?, sql).await,
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.0 {
-            Kind::Orm(txn) => txn.query_one_raw(stmt).await,
+            Kind::Orm(txn, _) => txn.query_one_raw(stmt).await,
             Kind::Pg(tx) => Ok(tx.query(&stmt).await?.into_iter().next()),
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.0 {
-            Kind::Orm(txn) => txn.query_all_raw(stmt).await,
+            Kind::Orm(txn, _) => txn.query_all_raw(stmt).await,
             Kind::Pg(tx) => tx.query(&stmt).await,
         }
     }
@@ -279,21 +287,22 @@ impl ConnectionTrait for Tx {
 
 #[async_trait::async_trait]
 impl TransactionSession for Tx {
-    /// Past its request's deadline this rolls back instead (see `deadline`).
+    /// Past its request's deadline the outermost level rolls back instead (see
+    /// `deadline`); a savepoint's release makes nothing durable, so it is not counted.
     async fn commit(self) -> Result<(), DbErr> {
-        if !deadline::may_commit() {
+        if self.is_outermost() && !deadline::may_commit() {
             self.rollback().await?;
             return Err(DbErr::Custom(deadline::TOO_LATE.to_owned()));
         }
         match self.0 {
-            Kind::Orm(txn) => txn.commit().await,
+            Kind::Orm(txn, _) => txn.commit().await,
             Kind::Pg(tx) => tx.end(true).await,
         }
     }
 
     async fn rollback(self) -> Result<(), DbErr> {
         match self.0 {
-            Kind::Orm(txn) => txn.rollback().await,
+            Kind::Orm(txn, _) => txn.rollback().await,
             Kind::Pg(tx) => tx.end(false).await,
         }
     }
@@ -307,7 +316,7 @@ impl TransactionTrait for Tx {
 
     async fn begin(&self) -> Result<Tx, DbErr> {
         match &self.0 {
-            Kind::Orm(txn) => Ok(Tx::orm(txn.begin().await?)),
+            Kind::Orm(txn, _) => Ok(Tx(Kind::Orm(txn.begin().await?, true))),
             Kind::Pg(tx) => Ok(Tx(Kind::Pg(tx.savepoint().await?))),
         }
     }

@@ -145,6 +145,34 @@ async fn a_transaction_cut_short_mid_statement_is_rolled_back() {
     cut_short_and_dropped("SELECT 7 FROM pg_sleep(0.5)").await;
 }
 
+/// Under a request's deadline: a savepoint's release commits nothing, so it does not count
+/// as a sent `COMMIT`; past the deadline the transaction's own commit is refused and rolled
+/// back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_outermost_commit_counts_against_the_deadline() {
+    use std::sync::Arc;
+
+    use service::deadline::{self, Deadline};
+    let Some((_database, db)) = probe(2).await else {
+        return;
+    };
+    let watched = Arc::new(Deadline::default());
+    deadline::scope(watched.clone(), async {
+        let outer = db.begin().await.unwrap();
+        let inner = outer.begin().await.unwrap();
+        inner
+            .execute_unprepared("UPDATE probe SET n = 1")
+            .await
+            .unwrap();
+        inner.commit().await.unwrap();
+        assert!(watched.pass(), "a released savepoint sent no COMMIT");
+        let refused = outer.commit().await.expect_err("past the deadline");
+        assert!(service::Error::from(refused).is_timeout());
+    })
+    .await;
+    assert_eq!(n(&db).await, 0, "rolled back");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn savepoints_nest_inside_a_transaction() {
     let Some((_database, db)) = probe(1).await else {

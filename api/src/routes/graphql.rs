@@ -10,6 +10,7 @@ use std::{
 
 use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
 use axum::{
+    Extension,
     body::Bytes,
     extract::{
         ConnectInfo, Query, State,
@@ -24,7 +25,10 @@ use service::{
     deadline::{self, Deadline},
 };
 
+use tokio::time::Instant;
+
 use crate::{
+    app::Arrived,
     auth::ViewerError,
     graphql::json,
     metrics::count_statements,
@@ -37,13 +41,15 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// How long a request whose `COMMIT` was in flight at its deadline may still take.
 const LATE_COMMIT_GRACE: Duration = Duration::from_millis(1500);
-const STOPPED: &str = "the request took too long and was stopped; it changed nothing";
+const STOPPED: &str =
+    "the request took too long and was stopped before any change of it was committed";
 const STOPPED_AFTER_A_COMMIT: &str = "the request took too long and was stopped after it had \
     sent a change to the database, which may have been saved: read it back before trying again";
 
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    arrived: Option<Extension<Arrived>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -69,7 +75,8 @@ pub async fn post(
         Ok(request) => request,
         Err(e) => return bad_request(StatusCode::BAD_REQUEST, &format!("malformed request: {e}")),
     };
-    run(&state, peer.ip(), &headers, request, true).await
+    let arrived = arrived.map_or_else(Instant::now, |a| a.0.0);
+    run(&state, peer.ip(), arrived, &headers, request, true).await
 }
 
 #[derive(Deserialize)]
@@ -83,6 +90,7 @@ pub struct GetParams {
 pub async fn get(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    arrived: Option<Extension<Arrived>>,
     headers: HeaderMap,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
@@ -112,9 +120,11 @@ pub async fn get(
         request = request.operation_name(name);
     }
     // GET must be safe: a mutation is refused before anything runs.
+    let arrived = arrived.map_or_else(Instant::now, |a| a.0.0);
     let mut response = run(
         &state,
         peer.ip(),
+        arrived,
         &headers,
         BatchRequest::Single(request),
         false,
@@ -132,6 +142,7 @@ pub async fn get(
 async fn run(
     state: &AppState,
     client: IpAddr,
+    arrived: Instant,
     headers: &HeaderMap,
     request: BatchRequest,
     allow_mutations: bool,
@@ -203,12 +214,14 @@ async fn run(
     });
     let deadline = Arc::new(Deadline::default());
     let mut work = pin!(deadline::scope(deadline.clone(), count_statements(work)));
-    let timed = match tokio::time::timeout(state.config.request_timeout, work.as_mut()).await {
+    let deadline_at = arrived + state.config.request_timeout;
+    let timed = match tokio::time::timeout_at(deadline_at, work.as_mut()).await {
         Ok(done) => Ok(done),
         Err(_) if deadline.pass() => Err(STOPPED),
         // A COMMIT was sent: only the work's own answer can say what was written. Its
         // transactions can no longer commit, nor its mutations begin, so what is left is
-        // short; it must end before the router's backstop, 2 s after REQUEST_TIMEOUT.
+        // short; it must end before the router's backstop, 2 s after REQUEST_TIMEOUT
+        // from the same arrival.
         Err(_) => tokio::time::timeout(LATE_COMMIT_GRACE, work)
             .await
             .map_err(|_| STOPPED_AFTER_A_COMMIT),
