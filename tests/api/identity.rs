@@ -394,7 +394,8 @@ async fn unknown_kids_cannot_hammer_the_jwks_endpoint() {
 }
 
 /// A request cut off while its fetch is in flight (here by `REQUEST_TIMEOUT`; a client
-/// that hangs up does the same) has still asked Clerk: the interval holds after it.
+/// that hangs up does the same) has still asked Clerk: the interval holds after it, and
+/// the fetch, finished, serves the requests after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_off_fetches_count_against_the_interval() {
     let key = RsaKey::generate().unwrap();
@@ -416,6 +417,11 @@ async fn cut_off_fetches_count_against_the_interval() {
         let (status, body) = viewer(&app, &[("authorization", &bearer(&token))]).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     }
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), before + 1);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let token = signed(&key, Some("k1"), json!({ "azp": null }));
+    let (status, body) = viewer(&app, &[("authorization", &bearer(&token))]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), before + 1);
 }
 

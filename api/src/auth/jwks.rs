@@ -58,14 +58,12 @@ impl Jwks {
 
     /// The key named `kid` (`None`: not Clerk's), refreshing the set once if it is
     /// unknown.
-    pub async fn key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>, Unreachable> {
+    pub async fn key(self: &Arc<Self>, kid: &str) -> Result<Option<Arc<DecodingKey>>, Unreachable> {
         if let Some(key) = self.cached(kid) {
             // Old: one request fetches (a failed fetch keeps the set, and this key with
             // it); the others go on with the set they have rather than wait for Clerk.
-            if self.stale()
-                && let Ok(last) = self.last_fetch.try_lock()
-            {
-                self.refresh_with(last).await;
+            if self.stale() && !self.refreshing() {
+                self.refresh().await;
                 return Ok(self.cached(kid));
             }
             return Ok(Some(key));
@@ -92,9 +90,22 @@ impl Jwks {
     }
 
     /// Fetches the set unless the last fetch is too recent; whether the set is current
-    /// (this fetch, or the last one within the interval, succeeded).
-    async fn refresh(&self) -> bool {
-        self.refresh_with(self.last_fetch.lock().await).await
+    /// (this fetch, or the last one within the interval, succeeded). It runs as a task of
+    /// its own: a request cut off while it waits (a client hanging up) leaves the fetch
+    /// to finish and be counted, so that neither a flood of cut-off requests makes one
+    /// fetch each, nor does a cut-off fetch leave its result unknown to those after it.
+    async fn refresh(self: &Arc<Self>) -> bool {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let last = this.last_fetch.lock().await;
+            this.refresh_with(last).await
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    fn refreshing(&self) -> bool {
+        self.last_fetch.try_lock().is_err()
     }
 
     async fn refresh_with(
@@ -107,9 +118,6 @@ impl Jwks {
             return succeeded;
         }
         let started = Instant::now();
-        // Counted before it is awaited: a request cut off mid-fetch (a client hanging up)
-        // has still asked Clerk, and the next one must not ask again within the interval.
-        *last = Some((started, false));
         let succeeded = match tokio::time::timeout(FETCH_TIMEOUT, self.fetch()).await {
             // A set without one usable key is Clerk failing, not Clerk withdrawing them all.
             Ok(Ok(keys)) if keys.is_empty() => {

@@ -59,7 +59,7 @@ impl Auth {
                 DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| AuthSetupError::JwtKey)?;
             Keys::Static(Arc::new(key))
         } else if let Some(url) = config.jwks_url() {
-            Keys::Jwks(Box::new(jwks::Jwks::new(
+            Keys::Jwks(Arc::new(jwks::Jwks::new(
                 url,
                 config.jwks_min_refresh,
                 config.jwks_max_age,

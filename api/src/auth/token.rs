@@ -52,7 +52,7 @@ pub enum TokenError {
 pub enum Keys {
     /// One PEM key: verification needs no network.
     Static(Arc<DecodingKey>),
-    Jwks(Box<Jwks>),
+    Jwks(Arc<Jwks>),
 }
 
 pub struct Verifier {
