@@ -412,6 +412,20 @@ fn past_cursor<T>(sql: &mut Sql, keys: &[SortKey<T>], cursor: &Cursor, forward: 
         sql.push(first.column).push(" ").push(op(first)).push(" ");
         bind_key(sql, &values[0]);
     } else if rest.iter().all(|k| k.descending == first.descending) {
+        // SQLite matches a row comparison to an index only element by element on columns:
+        // with an expression first (TOP's `(-score)`) it bounds the scan by nothing. The
+        // first key's own bound, implied by the comparison, gives it the range.
+        let bounded = sql.backend() == DbBackend::Sqlite && first.column.starts_with('(');
+        if bounded {
+            let bound = if first.descending == forward {
+                " <= "
+            } else {
+                " >= "
+            };
+            sql.push("(").push(first.column).push(bound);
+            bind_key(sql, &values[0]);
+            sql.push(" AND ");
+        }
         sql.push("(");
         let mut comma = Separator::new(", ");
         for key in keys {
@@ -423,7 +437,7 @@ fn past_cursor<T>(sql: &mut Sql, keys: &[SortKey<T>], cursor: &Cursor, forward: 
             sql.push(comma.next());
             bind_key(sql, value);
         }
-        sql.push(")");
+        sql.push(if bounded { "))" } else { ")" });
     } else if matches!(values[0], Key::Bool(b) if b == (op(first) == ">")) {
         // Nothing lies past this bool in the walk's direction (`is_pinned` false, walking
         // down): the rest of the walk is its group, one index range. The form below would
@@ -556,6 +570,42 @@ mod tests {
             past(false, false),
             "(is_pinned >= $1 AND (is_pinned > $2 OR created_at < $3))"
         );
+    }
+
+    #[test]
+    fn sqlite_gets_an_expression_key_s_own_bound() {
+        const TOP: &[SortKey<()>] = &[
+            SortKey {
+                column: "(-score)",
+                kind: KeyKind::Int,
+                descending: false,
+                read: |_| Key::Int(0),
+            },
+            SortKey {
+                column: "id",
+                kind: KeyKind::Int,
+                descending: false,
+                read: |_| Key::Int(0),
+            },
+        ];
+        let cursor = Cursor {
+            tag: "t",
+            keys: vec![Key::Int(-3), Key::Int(7)],
+        };
+        let text = |backend, forward| {
+            let mut sql = Sql::new(backend);
+            past_cursor(&mut sql, TOP, &cursor, forward);
+            sql.statement().sql
+        };
+        assert_eq!(
+            text(DbBackend::Sqlite, true),
+            "((-score) >= ? AND ((-score), id) > (?, ?))"
+        );
+        assert_eq!(
+            text(DbBackend::Sqlite, false),
+            "((-score) <= ? AND ((-score), id) < (?, ?))"
+        );
+        assert_eq!(text(DbBackend::Postgres, true), "((-score), id) > ($1, $2)");
     }
 
     #[test]
