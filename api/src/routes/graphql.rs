@@ -24,7 +24,6 @@ use service::{
     db::with_statement_timeout,
     deadline::{self, Deadline},
 };
-
 use tokio::time::Instant;
 
 use crate::{
