@@ -130,25 +130,33 @@ async fn a_slow_body_keeps_the_grace_inside_the_backstop() {
     let app = TestApp::spawn_with(Backend::Postgres, &[("REQUEST_TIMEOUT", "1s")]).await;
     fixtures::user(&app.db, "admin", Role::Admin).await;
     slow_categories(&app).await;
-    let input = json!({ "input": { "slug": "slow-body", "name": "commit:2.5" } });
-    let body = json!({ "query": writes::CREATE_CATEGORY, "variables": input }).to_string();
-    let head = format!(
-        "POST /graphql HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\
-         content-type: application/json\r\nauthorization: Bearer {}\r\n\
-         content-length: {}\r\n\r\n",
-        token("admin"),
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    stream.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    stream.write_all(body.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(6), stream.read_to_end(&mut answer))
-        .await
-        .expect("answered")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+    // Sends a category's creation, its body `delay` after its head; the whole answer.
+    let send = async |slug: &str, name: &str, delay: u64| {
+        let input = json!({ "input": { "slug": slug, "name": name } });
+        let body = json!({ "query": writes::CREATE_CATEGORY, "variables": input }).to_string();
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\
+             content-type: application/json\r\nauthorization: Bearer {}\r\n\
+             content-length: {}\r\n\r\n",
+            token("admin"),
+            body.len()
+        );
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        stream.write_all(body.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(6), stream.read_to_end(&mut answer))
+            .await
+            .expect("answered")
+            .unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    // A body that comes after the deadline: nothing runs, and the delay is the client's.
+    let answer = send("too-late", "fast", 1_200).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("to arrive"), "{answer}");
+    let answer = send("slow-body", "commit:2.5", 800).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("may have been saved"), "{answer}");
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -20,11 +20,15 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use jsonwebtoken::{DecodingKey, jwk::JwkSet};
+use tokio::sync::OwnedMutexGuard;
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BODY: usize = 1 << 20;
+
+/// When the last fetch started and whether it succeeded.
+type LastFetch = Option<(Instant, bool)>;
 
 pub struct Jwks {
     url: String,
@@ -32,7 +36,7 @@ pub struct Jwks {
     keys: RwLock<Arc<HashMap<String, Arc<DecodingKey>>>>,
     /// When the last fetch started and whether it succeeded; held across the fetch so
     /// refreshes never overlap.
-    last_fetch: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    last_fetch: Arc<tokio::sync::Mutex<LastFetch>>,
     /// When the cached set was last fetched successfully.
     fetched_at: std::sync::Mutex<Option<Instant>>,
     min_interval: Duration,
@@ -49,7 +53,7 @@ impl Jwks {
             url,
             client: client()?,
             keys: RwLock::new(Arc::default()),
-            last_fetch: tokio::sync::Mutex::new(None),
+            last_fetch: Arc::default(),
             fetched_at: std::sync::Mutex::new(None),
             min_interval,
             max_age,
@@ -62,8 +66,10 @@ impl Jwks {
         if let Some(key) = self.cached(kid) {
             // Old: one request fetches (a failed fetch keeps the set, and this key with
             // it); the others go on with the set they have rather than wait for Clerk.
-            if self.stale() && !self.refreshing() {
-                self.refresh().await;
+            if self.stale()
+                && let Ok(last) = self.last_fetch.clone().try_lock_owned()
+            {
+                self.refresh_in_task(last).await;
                 return Ok(self.cached(kid));
             }
             return Ok(Some(key));
@@ -95,23 +101,20 @@ impl Jwks {
     /// to finish and be counted, so that neither a flood of cut-off requests makes one
     /// fetch each, nor does a cut-off fetch leave its result unknown to those after it.
     async fn refresh(self: &Arc<Self>) -> bool {
+        let last = self.last_fetch.clone().lock_owned().await;
+        self.refresh_in_task(last).await
+    }
+
+    /// Refreshes with `last`, the lock that keeps refreshes from overlapping, held; in a
+    /// task, so that it is not cut off with the request that waits for it.
+    async fn refresh_in_task(self: &Arc<Self>, last: OwnedMutexGuard<LastFetch>) -> bool {
         let this = self.clone();
-        tokio::spawn(async move {
-            let last = this.last_fetch.lock().await;
-            this.refresh_with(last).await
-        })
-        .await
-        .unwrap_or(false)
+        tokio::spawn(async move { this.refresh_with(last).await })
+            .await
+            .unwrap_or(false)
     }
 
-    fn refreshing(&self) -> bool {
-        self.last_fetch.try_lock().is_err()
-    }
-
-    async fn refresh_with(
-        &self,
-        mut last: tokio::sync::MutexGuard<'_, Option<(Instant, bool)>>,
-    ) -> bool {
+    async fn refresh_with(&self, mut last: OwnedMutexGuard<LastFetch>) -> bool {
         if let Some((at, succeeded)) = *last
             && at.elapsed() < self.min_interval
         {

@@ -38,10 +38,12 @@ use crate::{
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
-/// How long a request whose `COMMIT` was in flight at its deadline may still take.
+/// How long after its deadline a request whose `COMMIT` was in flight may still end.
 const LATE_COMMIT_GRACE: Duration = Duration::from_millis(1500);
 const STOPPED: &str =
-    "the request took too long and was stopped before any change of it was committed";
+    "the request took too long and was stopped before any of its mutations was committed";
+const TOO_SLOW_TO_ARRIVE: &str = "the request took longer than REQUEST_TIMEOUT to arrive; \
+    nothing of it ran";
 const STOPPED_AFTER_A_COMMIT: &str = "the request took too long and was stopped after it had \
     sent a change to the database, which may have been saved: read it back before trying again";
 
@@ -146,6 +148,12 @@ async fn run(
     request: BatchRequest,
     allow_mutations: bool,
 ) -> Response {
+    let deadline_at = arrived + state.config.request_timeout;
+    if Instant::now() >= deadline_at {
+        // The body took the whole time to come: nothing runs, and it is the client's
+        // delay (408, as the backstop answers it), not the service's.
+        return error(StatusCode::REQUEST_TIMEOUT, "TIMEOUT", TOO_SLOW_TO_ARRIVE);
+    }
     let prepared = match state.graphql.prepare(request) {
         Ok(prepared) => prepared,
         Err(refused) => {
@@ -213,7 +221,6 @@ async fn run(
     });
     let deadline = Arc::new(Deadline::default());
     let mut work = pin!(deadline::scope(deadline.clone(), count_statements(work)));
-    let deadline_at = arrived + state.config.request_timeout;
     let timed = match tokio::time::timeout_at(deadline_at, work.as_mut()).await {
         Ok(done) => Ok(done),
         Err(_) if deadline.pass() => Err(STOPPED),
@@ -221,7 +228,7 @@ async fn run(
         // transactions can no longer commit, nor its mutations begin, so what is left is
         // short; it must end before the router's backstop, 2 s after REQUEST_TIMEOUT
         // from the same arrival.
-        Err(_) => tokio::time::timeout(LATE_COMMIT_GRACE, work)
+        Err(_) => tokio::time::timeout_at(deadline_at + LATE_COMMIT_GRACE, work)
             .await
             .map_err(|_| STOPPED_AFTER_A_COMMIT),
     };
