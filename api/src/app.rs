@@ -3,11 +3,10 @@
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::extract::ConnectInfo;
 use axum::{
     Router,
     body::Body,
-    extract::DefaultBodyLimit,
+    extract::{ConnectInfo, DefaultBodyLimit},
     http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header},
     routing::{get, post},
 };

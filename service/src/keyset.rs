@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::{
     Result, clock,
-    page::{Authors, Cursor, Key, Ordering, Page, Row, SortKey, Window},
+    page::{Authors, Key, Ordering, Page, Row, SortKey, Window},
     rows::{self, Columns, FromRow, FromRows},
     sql::Sql,
     user::Card,
@@ -371,11 +371,11 @@ fn branch<T>(sql: &mut Sql, listing: &Listing<'_, T>, scope: Scope, window: &Win
     let keys = listing.ordering.keys;
     if let Some(cursor) = &window.after {
         sql.push(and.next());
-        past_cursor(sql, keys, cursor, true);
+        past_cursor(sql, keys, &cursor.keys, true);
     }
     if let Some(cursor) = &window.before {
         sql.push(and.next());
-        past_cursor(sql, keys, cursor, false);
+        past_cursor(sql, keys, &cursor.keys, false);
     }
     if and.is_first() {
         sql.push("1 = 1");
@@ -398,16 +398,16 @@ fn order_and_limit<T>(sql: &mut Sql, keys: &[SortKey<T>], window: &Window, limit
     sql.push(&format!(" LIMIT {limit}"));
 }
 
-/// Rows strictly after (`forward`) or before the cursor's row in the ordering. When all
-/// keys run the same way this is one row comparison, which both backends turn into an
-/// index range; mixed directions bound the first key and compare the rest.
-fn past_cursor<T>(sql: &mut Sql, keys: &[SortKey<T>], cursor: &Cursor, forward: bool) {
+/// Rows strictly after (`forward`) or before the row whose sort keys are `values` in the
+/// ordering. When all keys run the same way this is one row comparison, which both
+/// backends turn into an index range; mixed directions bound the first key and compare
+/// the rest.
+fn past_cursor<T>(sql: &mut Sql, keys: &[SortKey<T>], values: &[Key], forward: bool) {
     let op = |key: &SortKey<T>| if key.descending == forward { "<" } else { ">" };
     let (first, rest) = match keys.split_first() {
         Some(split) => split,
         None => return,
     };
-    let values = &cursor.keys;
     if rest.is_empty() {
         sql.push(first.column).push(" ").push(op(first)).push(" ");
         bind_key(sql, &values[0]);
@@ -445,11 +445,7 @@ fn past_cursor<T>(sql: &mut Sql, keys: &[SortKey<T>], cursor: &Cursor, forward: 
         sql.push("(").push(first.column).push(" = ");
         bind_key(sql, &values[0]);
         sql.push(" AND ");
-        let tail = Cursor {
-            keys: values[1..].to_vec(),
-            ..cursor.clone()
-        };
-        past_cursor(sql, rest, &tail, forward);
+        past_cursor(sql, rest, &values[1..], forward);
         sql.push(")");
     } else {
         let column = first.column;
@@ -466,11 +462,7 @@ fn past_cursor<T>(sql: &mut Sql, keys: &[SortKey<T>], cursor: &Cursor, forward: 
             .push(" ");
         bind_key(sql, &values[0]);
         sql.push(" OR ");
-        let tail = Cursor {
-            keys: values[1..].to_vec(),
-            ..cursor.clone()
-        };
-        past_cursor(sql, rest, &tail, forward);
+        past_cursor(sql, rest, &values[1..], forward);
         sql.push("))");
     }
 }
@@ -546,12 +538,13 @@ mod tests {
     ];
 
     fn past(pinned: bool, forward: bool) -> String {
-        let cursor = Cursor {
-            tag: "t",
-            keys: vec![Key::Bool(pinned), Key::Int(7)],
-        };
         let mut sql = Sql::new(DbBackend::Postgres);
-        past_cursor(&mut sql, PINNED_THEN_OLDEST, &cursor, forward);
+        past_cursor(
+            &mut sql,
+            PINNED_THEN_OLDEST,
+            &[Key::Bool(pinned), Key::Int(7)],
+            forward,
+        );
         sql.statement().sql
     }
 
@@ -588,13 +581,9 @@ mod tests {
                 read: |_| Key::Int(0),
             },
         ];
-        let cursor = Cursor {
-            tag: "t",
-            keys: vec![Key::Int(-3), Key::Int(7)],
-        };
         let text = |backend, forward| {
             let mut sql = Sql::new(backend);
-            past_cursor(&mut sql, TOP, &cursor, forward);
+            past_cursor(&mut sql, TOP, &[Key::Int(-3), Key::Int(7)], forward);
             sql.statement().sql
         };
         assert_eq!(
