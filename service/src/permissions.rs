@@ -87,17 +87,21 @@ pub fn edit_reply(viewer: &Viewer, reply: &Reply) -> Result<()> {
     Ok(())
 }
 
+/// Deleting a reply that is already deleted is allowed (and changes nothing), so that a
+/// retried delete gets the same answer as the first.
 pub fn delete_reply(viewer: &Viewer, reply: &Reply) -> Result<()> {
     let id = signed_in(viewer, "delete a reply")?;
-    if reply.is_deleted() {
-        return Err(Error::forbidden("this reply is already deleted"));
-    }
     if id != reply.author_id && !viewer.is_moderator() {
         return Err(Error::forbidden(
             "only the reply's author or a moderator can delete it",
         ));
     }
     Ok(())
+}
+
+/// Whether there is anything for the viewer to delete (`viewerCanDelete`).
+pub fn can_delete_reply(viewer: &Viewer, reply: &Reply) -> bool {
+    !reply.is_deleted() && delete_reply(viewer, reply).is_ok()
 }
 
 /// Cast a vote.

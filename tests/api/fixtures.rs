@@ -287,3 +287,13 @@ pub async fn assert_counters_exact(db: &Db) {
         assert_eq!(wrong, 0, "{what} differs from the rows it counts");
     }
 }
+
+/// When the reply with this global id was deleted, as stored.
+pub async fn reply_deleted_at(db: &Db, id: &serde_json::Value) -> Option<DateTime<Utc>> {
+    let Some(api::graphql::NodeId::Reply(id)) = id.as_str().and_then(api::graphql::NodeId::decode)
+    else {
+        panic!("{id} is not a reply's id");
+    };
+    let reply = reply::Entity::find_by_id(id).one(db).await.unwrap();
+    reply.expect("the reply exists").deleted_at
+}

@@ -94,6 +94,16 @@ backend_test! {
 
         let deleted = ok(&app, "bob", DELETE_REPLY, json!({ "replyId": bobs })).await;
         assert_eq!(deleted["deleteReply"]["reply"], json!({ "id": bobs, "body": null, "isDeleted": true, "score": -1 }));
+        // A retried delete gets the same answer and changes nothing; someone else's is refused.
+        let deleted_at = fixtures::reply_deleted_at(db, &bobs).await;
+        assert!(deleted_at.is_some());
+        let again = ok(&app, "bob", DELETE_REPLY, json!({ "replyId": bobs })).await;
+        assert_eq!(again, deleted);
+        assert_eq!(fixtures::reply_deleted_at(db, &bobs).await, deleted_at);
+        let refused = run(&app, Some("ann"), DELETE_REPLY, json!({ "replyId": bobs })).await;
+        assert_eq!(error(&refused).0, "FORBIDDEN");
+        let can = app.graphql_as(Some(&token("bob")), "query($r: ID!) { node(id: $r) { ... on Reply { viewerCanDelete viewerCanEdit } } }", json!({ "r": bobs })).await;
+        assert_eq!(can["data"]["node"], json!({ "viewerCanDelete": false, "viewerCanEdit": false }), "nothing is left to delete");
 
         let retitled = ok(&app, "mod", EDIT_THREAD, json!({ "threadId": thread_id, "title": "Borrowing, explained" })).await;
         assert_eq!(retitled["editThread"]["thread"]["title"], "Borrowing, explained");

@@ -81,7 +81,7 @@ impl Direct for Reply {
                 fast::scalar(&permissions::edit_reply(fast::viewer(ctx)?, m).is_ok())
             }
             "viewerCanDelete" => {
-                fast::scalar(&permissions::delete_reply(fast::viewer(ctx)?, m).is_ok())
+                fast::scalar(&permissions::can_delete_reply(fast::viewer(ctx)?, m))
             }
             "viewerCanVote" => fast::scalar(&permissions::vote(fast::viewer(ctx)?, m).is_ok()),
             _ => return None,
@@ -179,7 +179,7 @@ impl ReplyFields {
 
     /// Whether the signed-in user may delete the reply.
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(permissions::delete_reply(viewer(ctx)?, &self.model).is_ok())
+        Ok(permissions::can_delete_reply(viewer(ctx)?, &self.model))
     }
 
     /// Whether the signed-in user may vote on the reply (not on their own).

@@ -93,6 +93,10 @@ where
     let txn = db::begin_write(db).await?;
     let reply = lock::row::<reply::Entity>(&txn, id, "reply").await?;
     permissions::delete_reply(viewer, &reply)?;
+    if reply.is_deleted() {
+        txn.commit().await?;
+        return Ok(reply);
+    }
     let deleted = clock::not_before(reply.edited_at.unwrap_or(reply.created_at));
     let mut active = reply.into_active_model();
     active.deleted_at = Set(Some(deleted));

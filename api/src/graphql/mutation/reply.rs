@@ -69,6 +69,7 @@ impl ReplyMutation {
     }
 
     /// Deletes a reply softly (its author or a moderator): it keeps its place and votes.
+    /// Deleting it again changes nothing.
     async fn delete_reply(
         &self,
         ctx: &Context<'_>,
