@@ -415,6 +415,9 @@ backend_test! {
         // A variable with a default may fill a non-null position, where an explicit null
         // is refused.
         let defaulted = "query($id: ID = \"none\", $keep: Boolean = true) { thread(id: $id) { title @include(if: $keep) } }";
+        // Its complexity grows with the list's length: 10,102 for one id, 20,203 for two.
+        let listed = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Category { threads(first: 50) { nodes { replies(first: 100) { nodes { id } } } } } } }";
+        let category_id = api::graphql::NodeId::Category(category.id).encode().0;
         // The answers a document gets the first time it is seen, with bad variables.
         let bad = [
             (page, json!({ "id": id, "order": "SIDEWAYS", "n": 1 })),
@@ -424,6 +427,7 @@ backend_test! {
             (wide, json!({ "n": 100 })),
             (defaulted, json!({ "id": null })),
             (defaulted, json!({ "id": id, "keep": null })),
+            (listed, json!({ "ids": [category_id, category_id] })),
         ];
         let mut first = Vec::new();
         for (query, variables) in &bad {
@@ -432,7 +436,7 @@ backend_test! {
             first.push(answer);
         }
         // Seen and validated with good variables…
-        for (query, variables) in [(page, json!({ "id": id, "order": "TOP", "n": 1 })), (wide, json!({ "n": 1 })), (defaulted, json!({ "id": id }))] {
+        for (query, variables) in [(page, json!({ "id": id, "order": "TOP", "n": 1 })), (wide, json!({ "n": 1 })), (defaulted, json!({ "id": id })), (listed, json!({ "ids": [category_id] }))] {
             for _ in 0..2 {
                 let answer = app.graphql(query, variables.clone()).await;
                 assert!(answer.get("errors").is_none(), "{answer:#}");
@@ -447,6 +451,7 @@ backend_test! {
         }
         assert_eq!(codes(&first[3]), ["BAD_USER_INPUT"], "a required variable left out: {:#}", first[3]);
         assert_eq!(codes(&first[4]), ["QUERY_TOO_COMPLEX"]);
+        assert_eq!(codes(&first[7]), ["QUERY_TOO_COMPLEX"], "{:#}", first[7]);
     }
 }
 

@@ -1,6 +1,6 @@
 //! Parsed query documents by query text, whether each has passed async-graphql's full
-//! validation (`validated.rs`), and whether its answers may be merged (`fast`). A hit
-//! skips parsing and that walk. Only documents within the request limits are kept, and
+//! validation (`validated.rs`), whether its answers may be merged (`fast`), and its cost
+//! where no variable can change it (`cost.rs`). A hit skips parsing and those walks. Only documents within the request limits are kept, and
 //! the cache is bounded by what its parses hold, not only by their number: it starts
 //! over when either is full, so neither a stream of one-off queries nor a few huge ones
 //! can grow it.
@@ -15,7 +15,10 @@ use async_graphql::{
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use super::fast::merges_answers;
+use super::{
+    cost::{self, Cost},
+    fast::merges_answers,
+};
 
 /// Queries longer than this are parsed every time rather than kept.
 const MAX_CACHED_QUERY: usize = 16 * 1024;
@@ -42,7 +45,7 @@ struct Entry {
 }
 
 /// What the cache knows of a document besides its parse.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Known {
     /// It passed full validation before.
     pub validated: bool,
@@ -51,6 +54,9 @@ pub struct Known {
     /// It came from the cache (else it was parsed for this request, and is kept only
     /// once it passes the limits: see [`Cache::keep`]).
     pub cached: bool,
+    /// Where a kept document's depth and complexity are the same for any variables, the
+    /// slot that holds them once counted.
+    pub cost: Option<Cost>,
 }
 
 impl Cache {
@@ -72,7 +78,7 @@ impl Cache {
             documents
                 .entries
                 .get(&request.query)
-                .map(|entry| (entry.document.clone(), entry.known))
+                .map(|entry| (entry.document.clone(), entry.known.clone()))
         });
         // The copy is made outside the lock.
         let (document, known) = match cached {
@@ -83,6 +89,7 @@ impl Cache {
                     validated: false,
                     merges: merges_answers(&document),
                     cached: false,
+                    cost: None,
                 };
                 (document, known)
             }
@@ -101,6 +108,7 @@ impl Cache {
             document: Arc::new(document.clone()),
             known: Known {
                 cached: true,
+                cost: cost::is_fixed(document).then(Cost::default),
                 ..known
             },
         };
@@ -169,12 +177,12 @@ mod tests {
         assert!(!known.cached, "parsed, not kept until it passes the limits");
         assert!(!cache.attach(&mut request(small)).unwrap().cached);
         let document = async_graphql::parser::parse_query(small).unwrap();
-        cache.keep(small, &document, known);
+        cache.keep(small, &document, known.clone());
         assert!(cache.attach(&mut request(small)).unwrap().cached);
         // A document of more selections than one entry may hold is parsed every time.
         let wide = format!("{{ {} }}", "a ".repeat(MAX_DOCUMENT_SELECTIONS + 1));
         let document = async_graphql::parser::parse_query(&wide).unwrap();
-        cache.keep(&wide, &document, known);
+        cache.keep(&wide, &document, known.clone());
         assert!(!cache.attach(&mut request(&wide)).unwrap().cached);
         // Documents that fill the budget together start it over.
         let large = |i: usize| format!("{{ {} }} # {i}", "a ".repeat(MAX_DOCUMENT_SELECTIONS - 1));
@@ -182,7 +190,7 @@ mod tests {
         for i in 0..=n {
             let query = large(i);
             let document = async_graphql::parser::parse_query(&query).unwrap();
-            cache.keep(&query, &document, known);
+            cache.keep(&query, &document, known.clone());
         }
         let documents = cache.documents.lock().unwrap();
         assert!(

@@ -5,6 +5,7 @@ mod batch;
 mod category;
 mod connection;
 mod context;
+mod cost;
 mod documents;
 mod enums;
 pub mod error;
@@ -35,6 +36,7 @@ use sea_orm::{ConnectionTrait, DbBackend};
 use service::Db;
 
 use crate::auth::Identity;
+use cost::Cost;
 
 pub use id::NodeId;
 use loader::ForumLoader;
@@ -90,11 +92,14 @@ pub fn schema(limits: &Limits) -> ForumSchema {
 }
 
 fn schema_with(limits: &Limits, validation: ValidationMode) -> ForumSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let schema = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
-        .validation_mode(validation)
-        .finish()
+        .validation_mode(validation);
+    match validation {
+        ValidationMode::Fast => schema.extension(cost::KnownCost::default()).finish(),
+        ValidationMode::Strict => schema.finish(),
+    }
 }
 
 /// The SDL that `schema.graphql` holds.
@@ -129,6 +134,8 @@ struct Operation {
     mutates: bool,
     /// The document asks for a key twice where async-graphql merges the answers.
     merges: bool,
+    /// Its depth and complexity, where no variable can change them.
+    cost: Option<Cost>,
 }
 
 /// A request whose operations passed (or failed) the limits, ready to run.
@@ -169,7 +176,7 @@ impl Engine {
             .map(|mut request| {
                 limits::check_text(&request.query, &self.limits)?;
                 let known = self.documents.attach(&mut request);
-                let mut validated = known.is_some_and(|k| k.validated);
+                let mut validated = known.as_ref().is_some_and(|k| k.validated);
                 let (mut merges, mut parsed, mut mutates) = (false, false, false);
                 let name = request.operation_name.clone();
                 // Aside while the document is borrowed (`parsed_query` takes `&mut`).
@@ -183,17 +190,24 @@ impl Engine {
                     mutates = made > 0;
                     // A kept document passed the whole-document limits when it was kept:
                     // only its operation is checked again, off the walk of every field.
-                    if !known.is_some_and(|k| k.cached) {
+                    if !known.as_ref().is_some_and(|k| k.cached) {
                         limits::check_whole(document, &self.limits)?;
                     }
                     limits::check_roots(document, name.as_deref(), &self.limits)?;
                     validated = validated
                         && validated::variables_fit(document, name.as_deref(), &variables);
                     validated::fill_defaults(document, name.as_deref(), &mut variables);
-                    merges = known.map_or_else(|| fast::merges_answers(document), |k| k.merges);
+                    merges = known
+                        .as_ref()
+                        .map_or_else(|| fast::merges_answers(document), |k| k.merges);
                     parsed = true;
                 }
                 request.variables = variables;
+                // Only the fast schema reads it (`cost::KnownCost`).
+                let cost = known
+                    .as_ref()
+                    .and_then(|k| k.cost.clone())
+                    .filter(|_| validated);
                 // The executor reads the text only to parse it: with the document
                 // attached, the text moves on with the operation instead of a copy.
                 let query = if parsed {
@@ -215,6 +229,7 @@ impl Engine {
                     validated,
                     mutates,
                     merges,
+                    cost,
                 })
             })
             .collect();
@@ -247,6 +262,7 @@ impl Engine {
                         validated,
                         mutates,
                         merges,
+                        cost,
                     }) => {
                         let schema = if validated {
                             &self.fast_validation
@@ -278,6 +294,9 @@ impl Engine {
                         }
                         if mutates {
                             request = request.data(self.field_types());
+                        }
+                        if let Some(cost) = cost {
+                            request = request.data(cost);
                         }
                         let mut response = schema.execute(request).await;
                         if !json::is_request_error(&response) {
