@@ -1,6 +1,8 @@
 //! Who may do what. Each rule is one function used both by the mutation it guards and by
-//! the `viewerCan*` field that announces it, so the two cannot disagree. An anonymous
-//! viewer gets `Unauthenticated`; a signed-in one who may not, `Forbidden` with the reason.
+//! the `viewerCan*` field that announces it, so the two cannot disagree. One exception:
+//! deleting a deleted reply succeeds (and changes nothing), while `viewerCanDelete` is
+//! false, since there is nothing left to delete. An anonymous viewer gets
+//! `Unauthenticated`; a signed-in one who may not, `Forbidden` with the reason.
 
 use entity::thread::Status;
 

@@ -1,5 +1,7 @@
 //! The authorization matrix: for every role and action, the `viewerCan*` field says
-//! exactly what the mutation then allows, and a refusal has the right code.
+//! exactly what the mutation then allows, and a refusal has the right code. (Deleting a
+//! deleted reply is the one exception: a no-op success, while `viewerCanDelete` is false;
+//! `writes.rs` tests it.)
 
 use api::graphql::NodeId;
 use entity::{thread, user::Role};

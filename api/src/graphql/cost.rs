@@ -7,8 +7,8 @@
 //! an `Int` and a list. A document none of whose operations declares a variable of
 //! either kind is therefore counted the same for every request, and its count is kept
 //! with its parse (`documents.rs`). Requests that carry it skip the walk through
-//! [`KnownCost`], an extension of the fast-validation schema only; anything else is
-//! validated as before. A complexity function that read another kind of argument would
+//! [`KnownCost`], the extension of a schema that serves only them (`Engine`); anything
+//! else is validated as before. A complexity function that read another kind of argument would
 //! have to be added to [`is_fixed`].
 
 use std::sync::{Arc, OnceLock};
@@ -17,7 +17,7 @@ use async_graphql::{
     ServerError, ValidationResult,
     async_trait::async_trait,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation},
-    parser::types::{BaseType, ExecutableDocument},
+    parser::types::{BaseType, DocumentOperations, ExecutableDocument},
 };
 
 /// The validation result of one document with a fixed cost, once it has passed.
@@ -26,17 +26,21 @@ pub struct Cost(Arc<OnceLock<ValidationResult>>);
 
 /// Whether no variable of `document` can change its depth or complexity: none is an
 /// `Int` or a list, the only kinds of argument the schema's complexity functions read.
-/// Every operation counts, since validation walks them all.
+/// A document of several operations qualifies only without variables: validation counts
+/// the operations that do not run too, with variables nobody checked (`validated.rs`
+/// checks the running one's), and one missing inside a list (`ids: [$id]`) fails the
+/// count, so the same request would pass or fail depending on what came before.
 pub fn is_fixed(document: &ExecutableDocument) -> bool {
+    let several = matches!(document.operations, DocumentOperations::Multiple(_));
     document.operations.iter().all(|(_, operation)| {
-        operation
-            .node
-            .variable_definitions
-            .iter()
-            .all(|definition| match &definition.node.var_type.node.base {
-                BaseType::Named(name) => name.as_str() != "Int",
-                BaseType::List(_) => false,
-            })
+        let variables = &operation.node.variable_definitions;
+        (!several || variables.is_empty())
+            && variables
+                .iter()
+                .all(|definition| match &definition.node.var_type.node.base {
+                    BaseType::Named(name) => name.as_str() != "Int",
+                    BaseType::List(_) => false,
+                })
     })
 }
 
@@ -138,7 +142,12 @@ mod tests {
         assert!(!fixed("query($n: Int) { x }"));
         assert!(!fixed("query($n: Int!) { x }"));
         assert!(!fixed("query($ids: [ID!]!) { x }"));
-        // Validation counts every operation, not only the one that runs.
+        // Validation counts every operation, not only the one that runs, with variables
+        // checked only for the one that runs.
         assert!(!fixed("query A { x } query B($n: Int) { x }"));
+        assert!(!fixed(
+            "query A { x } query B($r: ID!) { nodes(ids: [$r]) { id } }"
+        ));
+        assert!(fixed("query A { x } query B { y }"));
     }
 }

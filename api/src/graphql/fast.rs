@@ -10,8 +10,8 @@
 //! as JSON while they are walked (`list`). A selection with fragments, directives or the
 //! same key twice is left to async-graphql whole; a test holds the two paths to equal
 //! answers. Keys come in selection order (async-graphql orders them by completion, which
-//! differs only when sibling fields load). No field-level extension is installed: one
-//! would not see the fields built here.
+//! differs only when sibling fields load). The one extension (`cost.rs`, on the schema
+//! for known documents only) has no field hook: one would not see the fields built here.
 
 use std::{
     cell::RefCell,

@@ -30,7 +30,7 @@ use std::{
 
 use async_graphql::{
     BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema,
-    ServerError, ValidationMode, dataloader::DataLoader,
+    SchemaBuilder, ServerError, ValidationMode, dataloader::DataLoader,
 };
 use sea_orm::{ConnectionTrait, DbBackend};
 use service::Db;
@@ -92,14 +92,17 @@ pub fn schema(limits: &Limits) -> ForumSchema {
 }
 
 fn schema_with(limits: &Limits, validation: ValidationMode) -> ForumSchema {
-    let schema = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    builder(limits, validation).finish()
+}
+
+fn builder(
+    limits: &Limits,
+    validation: ValidationMode,
+) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
-        .validation_mode(validation);
-    match validation {
-        ValidationMode::Fast => schema.extension(cost::KnownCost::default()).finish(),
-        ValidationMode::Strict => schema.finish(),
-    }
+        .validation_mode(validation)
 }
 
 /// The SDL that `schema.graphql` holds.
@@ -115,6 +118,10 @@ pub struct Engine {
     /// The same schema under async-graphql's fast validation, for documents that passed
     /// the full one before and whose variables fit their types (`validated.rs`).
     fast_validation: ForumSchema,
+    /// The same again, for those among them whose depth and complexity are known
+    /// (`cost.rs`): its extension answers validation. A schema of its own, because any
+    /// installed extension makes async-graphql's execution slower for every request.
+    known_cost: ForumSchema,
     documents: documents::Cache,
     limits: Limits,
     /// Made on the first failed field, off the start-up path.
@@ -152,6 +159,9 @@ impl Engine {
             field_types: OnceLock::new(),
             schema: schema(limits),
             fast_validation: schema_with(limits, ValidationMode::Fast),
+            known_cost: builder(limits, ValidationMode::Fast)
+                .extension(cost::KnownCost::default())
+                .finish(),
             documents: documents::Cache::new(512),
             limits: limits.clone(),
         }
@@ -203,7 +213,7 @@ impl Engine {
                     parsed = true;
                 }
                 request.variables = variables;
-                // Only the fast schema reads it (`cost::KnownCost`).
+                // It picks the schema that reads it (`cost::KnownCost`).
                 let cost = known
                     .as_ref()
                     .and_then(|k| k.cost.clone())
@@ -264,10 +274,10 @@ impl Engine {
                         merges,
                         cost,
                     }) => {
-                        let schema = if validated {
-                            &self.fast_validation
-                        } else {
-                            &self.schema
+                        let schema = match (validated, &cost) {
+                            (true, Some(_)) => &self.known_cost,
+                            (true, None) => &self.fast_validation,
+                            (false, _) => &self.schema,
                         };
                         let loader = ForumLoader {
                             db: db.clone(),
