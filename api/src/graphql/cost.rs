@@ -8,8 +8,8 @@
 //! either kind is therefore counted the same for every request, and its count is kept
 //! with its parse (`documents.rs`). Requests that carry it skip the walk through
 //! [`KnownCost`], the extension of a schema that serves only them (`Engine`); anything
-//! else is validated as before. A complexity function that read another kind of argument would
-//! have to be added to [`is_fixed`].
+//! else is validated as before. A complexity function that read another kind of
+//! argument would have to be added to [`is_fixed`].
 
 use std::sync::{Arc, OnceLock};
 

@@ -1,9 +1,9 @@
 //! Parsed query documents by query text, whether each has passed async-graphql's full
 //! validation (`validated.rs`), whether its answers may be merged (`fast`), and its cost
-//! where no variable can change it (`cost.rs`). A hit skips parsing and those walks. Only documents within the request limits are kept, and
-//! the cache is bounded by what its parses hold, not only by their number: it starts
-//! over when either is full, so neither a stream of one-off queries nor a few huge ones
-//! can grow it.
+//! where no variable can change it (`cost.rs`). A hit skips parsing and those walks.
+//! Only documents within the request limits are kept, and the cache is bounded by what
+//! its parses hold, not only by their number: it starts over when either is full, so
+//! neither a stream of one-off queries nor a few huge ones can grow it.
 
 use std::{
     collections::HashMap,
